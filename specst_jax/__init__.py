@@ -1,0 +1,19 @@
+"""specst-jax: audio spectrogram representations, phase reconstruction and style transfer in JAX.
+
+Arrays are time-major: audio ``[..., samples]``, spectrograms ``[..., frames, bins]``.
+"""
+
+from specst_jax.spectral import (
+    frame,
+    frames_to_time,
+    fft_frequencies,
+    get_window,
+    istft,
+    magnitude,
+    num_frames,
+    overlap_add,
+    stft,
+    window_sumsquare,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,81 @@
+"""The paper's classifier: frequency bins as channels, two 1-D convolutions over time.
+
+Wyse (2017), footnote 1 and ANCHORS.md section 1: conv(bins -> 2048, width 5) + ReLU +
+max-pool 2/2, conv(2048 -> 64, width 5) + ReLU + max-pool 2/2, flatten, dense 32 + ReLU
+(+ dropout), and two heads: the 50 ESC-50 classes and 16 spectral-centroid classes.
+
+Input is a spectrogram ``[batch, frames, bins]`` (Flax's ``[batch, length, channels]``).
+The convolutional part accepts any number of frames; the dense head is tied to the
+frame count it was initialised with. Style transfer calls it with ``heads=False``.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+CONV_LAYERS = ("conv1", "conv2")
+
+
+class WyseClassifier(nn.Module):
+  """Two-conv-layer classifier with an auxiliary spectral-centroid head.
+
+  Attributes:
+    n_classes: classes of the main head (50 for ESC-50).
+    n_aux_classes: classes of the auxiliary head (16 centroid bins); 0 drops the head.
+    conv_features: output channels of the two convolutions.
+    kernel_width: width (frames) of both convolutions.
+    dense_features: width of the hidden dense layer.
+    dropout_rate: dropout before the heads, active only when ``train=True``.
+    dtype: computation dtype (parameters stay float32).
+  """
+
+  n_classes: int = 50
+  n_aux_classes: int = 16
+  conv_features: tuple[int, int] = (2048, 64)
+  kernel_width: int = 5
+  dense_features: int = 32
+  dropout_rate: float = 0.5
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(
+      self, x: jax.Array, *, train: bool = False, heads: bool = True
+  ) -> tuple[jax.Array | None, dict[str, jax.Array]]:
+    """Runs the network.
+
+    Args:
+      x: spectrogram ``[batch, frames, bins]``.
+      train: enables dropout (needs a ``"dropout"`` rng).
+      heads: when False, stops after the convolutions (any frame count) and
+        returns ``None`` as the output.
+
+    Returns:
+      ``(class_logits [batch, n_classes] or None, activations)`` where
+      activations holds ``conv1``, ``conv2`` (after ReLU, before pooling,
+      ``[batch, frames', channels]``), ``pool1``, ``pool2`` and, with heads,
+      ``dense`` and ``aux_logits``.
+    """
+    if x.ndim != 3:
+      raise ValueError(f"WyseClassifier expects [batch, frames, bins], got shape {x.shape}")
+    activations = {}
+    h = x.astype(self.dtype)
+    for i, features in enumerate(self.conv_features, start=1):
+      h = nn.Conv(features, (self.kernel_width,), padding="SAME", dtype=self.dtype,
+                  name=f"conv{i}")(h)
+      h = nn.relu(h)
+      activations[f"conv{i}"] = h
+      h = nn.max_pool(h, (2,), strides=(2,))
+      activations[f"pool{i}"] = h
+    if not heads:
+      return None, activations
+    h = h.reshape(h.shape[0], -1)
+    h = nn.relu(nn.Dense(self.dense_features, dtype=self.dtype, name="dense")(h))
+    activations["dense"] = h
+    h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
+    logits = nn.Dense(self.n_classes, dtype=self.dtype, name="class_head")(h)
+    if self.n_aux_classes:
+      activations["aux_logits"] = nn.Dense(self.n_aux_classes, dtype=self.dtype,
+                                           name="aux_head")(h)
+    return logits, activations

@@ -1,0 +1,302 @@
+"""Short-time Fourier transform and its inverse, time-major.
+
+Audio is ``[..., samples]``; spectrograms are ``[..., frames, bins]`` with
+``bins = n_fft // 2 + 1``. Keyword names follow librosa so its users feel at
+home, and results match ``librosa.stft`` / ``librosa.istft`` up to the axis
+order (librosa returns ``[..., bins, frames]``).
+
+All integer sizes are static: wrap calls in ``jax.jit`` with
+``static_argnames`` or close over them. Windows are computed on the host with
+numpy (they are constants of the compiled program).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+WindowSpec = Union[str, tuple, np.ndarray]
+
+
+# ----------------------------------------------------------------------------
+# Windows (host-side constants)
+# ----------------------------------------------------------------------------
+
+
+def _cosine_sum_window(coefficients: tuple[float, ...], length: int) -> np.ndarray:
+  """Periodic ("fftbins") generalised cosine window, as scipy.signal.get_window."""
+  n = np.arange(length)
+  phase = 2.0 * np.pi * n / length
+  return sum(
+      (-1) ** k * a * np.cos(k * phase) for k, a in enumerate(coefficients)
+  ).astype(np.float64)
+
+
+def get_window(window: WindowSpec, win_length: int) -> np.ndarray:
+  """Returns a periodic analysis window of ``win_length`` samples (float64).
+
+  Args:
+    window: ``"hann"``, ``"hamming"``, ``"blackman"``, ``"boxcar"``/``"rectangular"``,
+      ``("gaussian", std)`` with ``std`` in samples, or an explicit 1-D array
+      of length ``win_length``.
+    win_length: the window length in samples.
+
+  Raises:
+    ValueError: for an unknown name, a bad parameter or an array of the wrong length.
+  """
+  if win_length < 1:
+    raise ValueError(f"win_length must be >= 1, got {win_length}")
+  if isinstance(window, str):
+    name, args = window.lower(), ()
+  elif isinstance(window, tuple):
+    name, args = str(window[0]).lower(), tuple(window[1:])
+  else:
+    array = np.asarray(window, dtype=np.float64)
+    if array.shape != (win_length,):
+      raise ValueError(
+          f"window: an explicit window must have shape ({win_length},), got {array.shape}"
+      )
+    if not np.all(np.isfinite(array)):
+      raise ValueError("window: an explicit window must be finite")
+    return array
+
+  if name in ("hann", "hanning"):
+    return _cosine_sum_window((0.5, 0.5), win_length)
+  if name == "hamming":
+    return _cosine_sum_window((0.54, 0.46), win_length)
+  if name == "blackman":
+    return _cosine_sum_window((0.42, 0.50, 0.08), win_length)
+  if name in ("boxcar", "rectangular", "ones"):
+    return np.ones(win_length)
+  if name == "gaussian":
+    if len(args) != 1 or not float(args[0]) > 0:
+      raise ValueError(f"window: ('gaussian', std) needs one positive std, got {window!r}")
+    n = np.arange(win_length) - win_length / 2.0  # periodic: centre at L/2
+    return np.exp(-0.5 * (n / float(args[0])) ** 2)
+  raise ValueError(f"window: unknown window {window!r}")
+
+
+def _padded_window(window: WindowSpec, win_length: int, n_fft: int) -> np.ndarray:
+  """The window centred inside ``n_fft`` samples (librosa.util.pad_center)."""
+  w = get_window(window, win_length)
+  left = (n_fft - win_length) // 2
+  return np.pad(w, (left, n_fft - win_length - left))
+
+
+def _check_sizes(n_fft: int, hop_length: int | None, win_length: int | None) -> tuple[int, int]:
+  if not isinstance(n_fft, int | np.integer) or n_fft < 2:
+    raise ValueError(f"n_fft must be an integer >= 2, got {n_fft!r}")
+  win_length = n_fft if win_length is None else win_length
+  hop_length = win_length // 4 if hop_length is None else hop_length
+  if not 1 <= win_length <= n_fft:
+    raise ValueError(f"win_length must be in [1, n_fft={n_fft}], got {win_length}")
+  if hop_length < 1:
+    raise ValueError(f"hop_length must be >= 1, got {hop_length}")
+  return int(hop_length), int(win_length)
+
+
+# ----------------------------------------------------------------------------
+# Framing and overlap-add
+# ----------------------------------------------------------------------------
+
+
+def num_frames(n_samples: int, *, n_fft: int, hop_length: int, center: bool = True) -> int:
+  """Number of STFT frames for a signal of ``n_samples`` samples."""
+  padded = n_samples + 2 * (n_fft // 2) if center else n_samples
+  if padded < n_fft:
+    return 0
+  return 1 + (padded - n_fft) // hop_length
+
+
+def frame(x: ArrayLike, *, frame_length: int, hop_length: int) -> jax.Array:
+  """Slices ``x[..., samples]`` into ``[..., frames, frame_length]`` (no padding).
+
+  When ``hop_length`` divides ``frame_length`` the frames are assembled from
+  ``frame_length // hop_length`` shifted views of the hop-sized blocks, which
+  is much cheaper than a gather on CPU; otherwise a gather is used.
+  """
+  x = jnp.asarray(x)
+  n_samples = x.shape[-1]
+  n = 1 + (n_samples - frame_length) // hop_length
+  if n_samples < frame_length:
+    raise ValueError(
+        f"signal of {n_samples} samples is shorter than one frame ({frame_length} samples)"
+    )
+  if frame_length % hop_length == 0:
+    ratio = frame_length // hop_length
+    n_blocks = n + ratio - 1
+    blocks = x[..., : n_blocks * hop_length].reshape(*x.shape[:-1], n_blocks, hop_length)
+    shifted = [blocks[..., r : r + n, :] for r in range(ratio)]
+    return jnp.concatenate(shifted, axis=-1)
+  index = hop_length * np.arange(n)[:, None] + np.arange(frame_length)[None, :]
+  return x[..., index]
+
+
+def overlap_add(frames: ArrayLike, *, hop_length: int) -> jax.Array:
+  """Overlap-adds ``[..., frames, frame_length]`` into ``[..., samples]``.
+
+  The output has ``frame_length + hop_length * (frames - 1)`` samples.
+  """
+  frames = jnp.asarray(frames)
+  n, frame_length = frames.shape[-2:]
+  batch = frames.shape[:-2]
+  ratio = -(-frame_length // hop_length)
+  pad = ratio * hop_length - frame_length
+  if pad:
+    frames = jnp.pad(frames, [(0, 0)] * (frames.ndim - 1) + [(0, pad)])
+  chunks = frames.reshape(*batch, n, ratio, hop_length)
+  out = jnp.zeros((*batch, n + ratio - 1, hop_length), frames.dtype)
+  for r in range(ratio):
+    out = out.at[..., r : r + n, :].add(chunks[..., :, r, :])
+  out = out.reshape(*batch, (n + ratio - 1) * hop_length)
+  return out[..., : frame_length + hop_length * (n - 1)]
+
+
+def window_sumsquare(
+    window: WindowSpec, n_frames: int, *, n_fft: int, hop_length: int, win_length: int | None = None
+) -> np.ndarray:
+  """Sum of squared, overlapped windows (host-side), as librosa.filters.window_sumsquare."""
+  win_length = n_fft if win_length is None else win_length
+  w2 = _padded_window(window, win_length, n_fft) ** 2
+  out = np.zeros(n_fft + hop_length * (n_frames - 1))
+  for i in range(n_frames):
+    out[i * hop_length : i * hop_length + n_fft] += w2
+  return out
+
+
+# ----------------------------------------------------------------------------
+# STFT / ISTFT
+# ----------------------------------------------------------------------------
+
+
+def stft(
+    x: ArrayLike,
+    *,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    window: WindowSpec = "hann",
+    center: bool = True,
+    pad_mode: str = "constant",
+) -> jax.Array:
+  """Short-time Fourier transform.
+
+  Args:
+    x: real audio ``[..., samples]``.
+    n_fft: FFT size; the output has ``n_fft // 2 + 1`` bins.
+    hop_length: samples between frames (default ``win_length // 4``).
+    win_length: window length, at most ``n_fft`` (default ``n_fft``); the
+      window is zero-padded to ``n_fft`` symmetrically.
+    window: see :func:`get_window`.
+    center: pad ``n_fft // 2`` samples on both sides so frame ``t`` is centred
+      on sample ``t * hop_length``.
+    pad_mode: ``jnp.pad`` mode used when ``center`` ("constant" or "reflect").
+
+  Returns:
+    Complex ``[..., frames, n_fft // 2 + 1]``; frame phase is referenced to the
+    frame start (librosa/scipy convention).
+
+  Raises:
+    ValueError: bad sizes, or a signal shorter than one frame.
+  """
+  hop_length, win_length = _check_sizes(n_fft, hop_length, win_length)
+  x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    x = x.astype(jnp.float32)
+  if x.ndim < 1:
+    raise ValueError(f"x must have a samples axis, got shape {x.shape}")
+  if center:
+    if pad_mode == "reflect" and x.shape[-1] <= n_fft // 2:
+      raise ValueError(
+          f"x: {x.shape[-1]} samples is too short to reflect-pad by {n_fft // 2}"
+      )
+    x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(n_fft // 2, n_fft // 2)], mode=pad_mode)
+  if x.shape[-1] < n_fft:
+    raise ValueError(
+        f"x: {x.shape[-1]} samples (after padding) is shorter than one frame (n_fft={n_fft})"
+    )
+  window_array = jnp.asarray(_padded_window(window, win_length, n_fft), x.dtype)
+  frames = frame(x, frame_length=n_fft, hop_length=hop_length)
+  return jnp.fft.rfft(frames * window_array, n=n_fft, axis=-1)
+
+
+def istft(
+    stft_matrix: ArrayLike,
+    *,
+    n_fft: int | None = None,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    window: WindowSpec = "hann",
+    center: bool = True,
+    length: int | None = None,
+) -> jax.Array:
+  """Inverse STFT by weighted overlap-add with window-sum-square normalisation.
+
+  Args:
+    stft_matrix: complex ``[..., frames, n_fft // 2 + 1]``.
+    n_fft: FFT size (default ``2 * (bins - 1)``).
+    hop_length, win_length, window, center: as in :func:`stft`.
+    length: if given, the output is trimmed or zero-padded to exactly this
+      many samples.
+
+  Returns:
+    Real audio ``[..., samples]``.
+  """
+  stft_matrix = jnp.asarray(stft_matrix)
+  bins = stft_matrix.shape[-1]
+  n_fft = 2 * (bins - 1) if n_fft is None else n_fft
+  if bins != n_fft // 2 + 1:
+    raise ValueError(f"stft_matrix has {bins} bins but n_fft={n_fft} needs {n_fft // 2 + 1}")
+  hop_length, win_length = _check_sizes(n_fft, hop_length, win_length)
+  n_frames = stft_matrix.shape[-2]
+  if length is not None:
+    padded_length = length + 2 * (n_fft // 2) if center else length
+    n_frames = min(n_frames, math.ceil(padded_length / hop_length))
+    stft_matrix = stft_matrix[..., :n_frames, :]
+  if n_frames < 1:
+    raise ValueError("stft_matrix has no frames")
+
+  window_np = _padded_window(window, win_length, n_fft)
+  frames = jnp.fft.irfft(stft_matrix, n=n_fft, axis=-1)
+  frames = frames * jnp.asarray(window_np, frames.dtype)
+  y = overlap_add(frames, hop_length=hop_length)
+
+  wss = window_sumsquare(window, n_frames, n_fft=n_fft, hop_length=hop_length, win_length=win_length)
+  tiny = np.finfo(np.float32).tiny
+  inverse_wss = np.where(wss > tiny, 1.0 / np.maximum(wss, tiny), 1.0)
+  y = y * jnp.asarray(inverse_wss, y.dtype)
+
+  start = n_fft // 2 if center else 0
+  if length is None:
+    stop = y.shape[-1] - (n_fft // 2 if center else 0)
+    return y[..., start:stop]
+  y = y[..., start : start + length]
+  missing = length - y.shape[-1]
+  if missing > 0:
+    y = jnp.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, missing)])
+  return y
+
+
+def magnitude(stft_matrix: ArrayLike, *, power: float = 1.0) -> jax.Array:
+  """``|X| ** power``; with a gradient that stays finite at zero."""
+  stft_matrix = jnp.asarray(stft_matrix)
+  squared = jnp.real(stft_matrix) ** 2 + jnp.imag(stft_matrix) ** 2
+  if power == 2.0:
+    return squared
+  safe = jnp.where(squared > 0, squared, 1.0)
+  return jnp.where(squared > 0, safe ** (power / 2.0), 0.0)
+
+
+def fft_frequencies(*, sr: float, n_fft: int) -> np.ndarray:
+  """Centre frequency in Hz of each of the ``n_fft // 2 + 1`` bins."""
+  return np.fft.rfftfreq(n_fft, d=1.0 / sr)
+
+
+def frames_to_time(n_frames: int, *, sr: float, hop_length: int) -> np.ndarray:
+  """Time in seconds of each frame (its centre when the STFT is centred)."""
+  return np.arange(n_frames) * hop_length / float(sr)
