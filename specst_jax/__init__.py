@@ -17,3 +17,13 @@ from specst_jax.spectral import (
 )
 
 __version__ = "0.1.0"
+from specst_jax.scaling import (
+    amplitude_to_db,
+    db_to_amplitude,
+    db_to_power,
+    expm1_magnitude,
+    log1p_magnitude,
+    power_to_db,
+    unit_db,
+    unit_db_to_amplitude,
+)
