@@ -27,3 +27,4 @@ from specst_jax.scaling import (
     unit_db,
     unit_db_to_amplitude,
 )
+from specst_jax.audio import AudioError, load_audio, resample, save_audio
