@@ -186,7 +186,8 @@ def load_audio(path, *, sr: int | None = None, mono: bool = True,
 def resample(x, orig_sr: int, target_sr: int) -> np.ndarray:
   """Resamples ``x[..., samples]`` (1-D or 2-D) from ``orig_sr`` to ``target_sr`` Hz with soxr HQ.
 
-  The output has ``round(samples * target_sr / orig_sr)`` samples.
+  The output has ``floor(samples * target_sr / orig_sr + 1/2)`` samples (rounded
+  half up, soxr's own length), enforced exactly by trimming or zero-padding.
   """
   orig_sr = check_sample_rate(orig_sr, name="orig_sr")
   target_sr = check_sample_rate(target_sr, name="target_sr")
@@ -194,8 +195,11 @@ def resample(x, orig_sr: int, target_sr: int) -> np.ndarray:
   if orig_sr == target_sr:
     return x
   # soxr wants [samples, channels].
-  y = soxr.resample(x.T, orig_sr, target_sr, quality="HQ")
-  return np.ascontiguousarray(np.asarray(y, np.float32).T)
+  y = np.asarray(soxr.resample(x.T, orig_sr, target_sr, quality="HQ"), np.float32).T
+  n_out = (2 * x.shape[-1] * target_sr + orig_sr) // (2 * orig_sr)
+  if y.shape[-1] < n_out:
+    y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n_out - y.shape[-1])])
+  return np.ascontiguousarray(y[..., :n_out])
 
 
 def _umask() -> int:
@@ -209,7 +213,9 @@ def _format_for(path: Path) -> str:
   formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3",
              "aif": "AIFF", "aiff": "AIFF"}
   if ext not in formats:
-    raise AudioError(f"{path}: unknown audio extension {path.suffix!r} (use .wav, .flac, .ogg, .mp3)")
+    raise AudioError(
+        f"{path}: unknown audio extension {path.suffix!r} (use .wav, .flac, .ogg or .mp3)"
+    )
   return formats[ext]
 
 
