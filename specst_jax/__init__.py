@@ -28,3 +28,18 @@ from specst_jax.scaling import (
     unit_db_to_amplitude,
 )
 from specst_jax.audio import AudioError, load_audio, resample, save_audio
+from specst_jax.features import (
+    dct,
+    deltas,
+    hz_to_mel,
+    logfreq_filterbank,
+    logfreq_frequencies,
+    logfreq_spectrogram,
+    mel_filterbank,
+    mel_frequencies,
+    mel_to_hz,
+    melspectrogram,
+    mfcc,
+    spectral_centroid,
+    stack_deltas,
+)
