@@ -1,0 +1,242 @@
+"""The style-transfer objective and its optimisation as one compiled loop.
+
+The optimised variable ``x`` is the spectrogram in the representation the
+network expects: ``[frames, bins]`` for the 1-D nets, an image ``[H, W, 3]`` for
+VGG-19. A *feature function* ``features_fn(params, x) -> {layer: [positions, channels]}``
+(see :class:`NetFeatures`) maps one example to its named activations.
+
+Entry points are pure and unjitted; jit them with the static arguments named
+in their docstrings (``experiments/style_transfer.py`` does), and ``jax.vmap``
+:func:`run_style_transfer` over ``(x0, targets)`` for a batch of pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+from jax.typing import ArrayLike
+
+from specst_jax.style import losses
+
+FeaturesFn = Callable[[Any, jax.Array], dict[str, jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetFeatures:
+  """Hashable feature function: applies a Flax module to one example.
+
+  Attributes:
+    module: a Flax module returning ``(output, activations)``; called on ``x[None]``.
+    layers: names of the activations to return.
+    call_kwargs: extra keyword arguments of the module call, as a tuple of pairs.
+  """
+
+  module: nn.Module
+  layers: tuple[str, ...]
+  call_kwargs: tuple[tuple[str, Any], ...] = ()
+
+  def __call__(self, params: Any, x: jax.Array) -> dict[str, jax.Array]:
+    _, acts = self.module.apply(params, x[None], **dict(self.call_kwargs))
+    missing = [name for name in self.layers if name not in acts]
+    if missing:
+      raise ValueError(f"layers {missing} not among the network's activations {sorted(acts)}")
+    out = {}
+    for name in self.layers:
+      a = acts[name][0]
+      out[name] = losses.flatten_positions(a) if a.ndim == 3 else a
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+  """Which layers enter the loss and how (hashable; a static jit argument).
+
+  Attributes:
+    style_layers: ``((layer, weight), ...)``: weighted Gram losses.
+    content_layers: ``((layer, weight), ...)``: the weight is the content
+      weight (Ulyanov's alpha = 1e-2).
+    style_normalization: ``"input_frames"``, ``"output_frames"`` or ``"gatys"``.
+    content_normalization: ``"sum"`` (Ulyanov) or ``"wyse"`` (``/ (4 numel)``).
+    range_weight: weight of :func:`losses.range_penalty` on ``x`` (0 disables).
+    value_range: the valid ``(low, high)`` of ``x``.
+    gram_method: ``"auto"``, ``"frames"`` or ``"gram"`` (see :func:`losses.style_target`).
+  """
+
+  style_layers: tuple[tuple[str, float], ...]
+  content_layers: tuple[tuple[str, float], ...] = ()
+  style_normalization: str = "input_frames"
+  content_normalization: str = "sum"
+  range_weight: float = 0.0
+  value_range: tuple[float, float] = (0.0, 1.0)
+  gram_method: str = "auto"
+
+
+class Targets(struct.PyTreeNode):
+  """Content activations ``{layer: [M, C]}`` and style targets ``{layer: StyleTarget}``."""
+
+  content: dict[str, jax.Array]
+  style: dict[str, losses.StyleTarget]
+
+
+def _layers(config: LossConfig) -> tuple[str, ...]:
+  names = [n for n, _ in config.style_layers] + [n for n, _ in config.content_layers]
+  return tuple(dict.fromkeys(names))
+
+
+def make_targets(features_fn: FeaturesFn, params: Any, content: ArrayLike,
+                 styles: Sequence[ArrayLike], config: LossConfig) -> Targets:
+  """Computes the targets for one content (``x``-shaped) and one or more styles.
+
+  The styles may have other lengths than the content; the generated result has
+  the content's shape. ``"input_frames"`` counts ``x.shape[0]`` (frames, or
+  image rows ``H`` for an image: see :mod:`specst_jax.models.vgg19`).
+  """
+  content = jnp.asarray(content)
+  if not styles:
+    raise ValueError("at least one style is needed")
+  c_feats = features_fn(params, content)
+  s_feats = [features_fn(params, jnp.asarray(s)) for s in styles]
+  n_in = _input_frames(content)
+  style = {}
+  for name, _ in config.style_layers:
+    style[name] = losses.style_target(
+        [f[name] for f in s_feats], normalization=config.style_normalization,
+        n_positions=c_feats[name].shape[0], n_input_frames=n_in,
+        style_input_frames=[_input_frames(jnp.asarray(s)) for s in styles],
+        method=config.gram_method)
+  content_t = {name: c_feats[name] for name, _ in config.content_layers}
+  return Targets(content_t, style)
+
+
+def _input_frames(x: jax.Array) -> int:
+  return x.shape[1] if x.ndim == 3 else x.shape[0]
+
+
+def loss_terms(x: jax.Array, params: Any, targets: Targets, *, features_fn: FeaturesFn,
+               config: LossConfig) -> dict[str, jax.Array]:
+  """The weighted loss terms ``{"style", "content", "range", "total"}`` (scalars)."""
+  feats = features_fn(params, x)
+  style = sum((w * losses.style_loss(feats[n], targets.style[n])
+               for n, w in config.style_layers), jnp.float32(0.0))
+  content = sum((w * losses.content_loss(feats[n], targets.content[n],
+                                         normalization=config.content_normalization)
+                 for n, w in config.content_layers), jnp.float32(0.0))
+  low, high = config.value_range
+  rng = (config.range_weight * losses.range_penalty(x, low=low, high=high)
+         if config.range_weight else jnp.float32(0.0))
+  return {"style": style, "content": content, "range": rng, "total": style + content + rng}
+
+
+def initial_value(key: jax.Array, content: ArrayLike, *, init: str = "noise", noise: float = 0.2,
+                  noise_scale: float = 1e-3, distribution: str = "normal") -> jax.Array:
+  """The starting ``x``.
+
+  Args:
+    key: PRNG key.
+    content: content representation (gives shape and dtype).
+    init: ``"noise"``: ``noise_scale * n``; ``"content"``: the content;
+      ``"mix"``: ``noise * n + (1 - noise) * content`` ("noise in the initial image").
+    noise: ``r`` of the mix.
+    noise_scale: scale of ``n``.
+    distribution: ``n`` is ``"normal"`` N(0, 1) (Ulyanov) or ``"uniform"`` U(-1, 1) (Wyse).
+  """
+  content = jnp.asarray(content)
+  if distribution == "normal":
+    n = jax.random.normal(key, content.shape, content.dtype)
+  elif distribution == "uniform":
+    n = jax.random.uniform(key, content.shape, content.dtype, -1.0, 1.0)
+  else:
+    raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
+  n = noise_scale * n
+  if init == "noise":
+    return n
+  if init == "content":
+    return content
+  if init == "mix":
+    if not 0.0 <= noise <= 1.0:
+      raise ValueError(f"noise (r) must be in [0, 1], got {noise}")
+    return noise * n + (1.0 - noise) * content
+  raise ValueError(f"init must be 'noise', 'content' or 'mix', got {init!r}")
+
+
+class StyleResult(NamedTuple):
+  """Output of :func:`run_style_transfer`.
+
+  Attributes:
+    x: the optimised representation (``x0``'s shape).
+    losses: ``[n_iter]`` total loss before each iteration's update (L-BFGS:
+      the value at each accepted iterate, starting with ``x0``).
+    n_evals: loss-and-gradient evaluations (int32).
+    final: the weighted terms at ``x`` (see :func:`loss_terms`).
+  """
+
+  x: jax.Array
+  losses: jax.Array
+  n_evals: jax.Array
+  final: dict[str, jax.Array]
+
+
+def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features_fn: FeaturesFn,
+                       config: LossConfig, optimizer: str = "lbfgs", n_iter: int = 300,
+                       learning_rate: float = 2.0, memory_size: int = 10) -> StyleResult:
+  """Minimises the style loss from ``x0`` in one ``lax.fori_loop``.
+
+  Static arguments (for ``jax.jit``): ``features_fn``, ``config``, ``optimizer``,
+  ``n_iter``, ``learning_rate``, ``memory_size``. vmap over ``(x0, targets)`` for a batch.
+
+  Args:
+    params: network parameters (not optimised).
+    x0: initial representation.
+    targets: from :func:`make_targets`.
+    optimizer: ``"lbfgs"`` (optax L-BFGS, zoom linesearch) or ``"adam"``.
+    n_iter: iterations.
+    learning_rate: Adam's step size (ignored by L-BFGS).
+    memory_size: L-BFGS history.
+  """
+  if n_iter < 1:
+    raise ValueError(f"n_iter must be >= 1, got {n_iter}")
+
+  def objective(x):
+    return loss_terms(x, params, targets, features_fn=features_fn, config=config)["total"]
+
+  value_and_grad = jax.value_and_grad(objective)
+  curve = jnp.zeros((n_iter,), jnp.float32)
+  if optimizer == "lbfgs":
+    opt = optax.lbfgs(memory_size=memory_size)
+    value, grad = value_and_grad(x0)
+
+    def body(i, carry):
+      x, state, value, grad, curve, evals = carry
+      curve = curve.at[i].set(value)
+      updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=objective)
+      x = optax.apply_updates(x, updates)
+      value = optax.tree.get(state, "value")
+      grad = optax.tree.get(state, "grad")
+      evals = evals + optax.tree.get(state, "num_linesearch_steps")
+      return x, state, value, grad, curve, evals
+
+    carry = (x0, opt.init(x0), value, grad, curve, jnp.int32(1))
+    x, _, _, _, curve, evals = jax.lax.fori_loop(0, n_iter, body, carry)
+  elif optimizer == "adam":
+    opt = optax.adam(learning_rate)
+
+    def body(i, carry):
+      x, state, curve = carry
+      value, grad = value_and_grad(x)
+      curve = curve.at[i].set(value)
+      updates, state = opt.update(grad, state, x)
+      return optax.apply_updates(x, updates), state, curve
+
+    x, _, curve = jax.lax.fori_loop(0, n_iter, body, (x0, opt.init(x0), curve))
+    evals = jnp.int32(n_iter)
+  else:
+    raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
+  final = loss_terms(x, params, targets, features_fn=features_fn, config=config)
+  return StyleResult(x, curve, jnp.asarray(evals, jnp.int32), final)
