@@ -43,3 +43,8 @@ from specst_jax.features import (
     spectral_centroid,
     stack_deltas,
 )
+from specst_jax.phase import (
+    griffin_lim,
+    reconstruct,
+    spectral_convergence,
+)
