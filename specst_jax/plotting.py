@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from specst_jax import features  # noqa: E402
 
 Y_AXES = ("linear", "log", "mel", "coef")
+_NICE_HZ = (0, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000)
 
 
 def _hz_to_mel(hz):
@@ -35,6 +36,19 @@ def _mel_to_hz(mel):
 def mel_band_frequencies(n_mels: int, *, fmin: float = 0.0, fmax: float) -> np.ndarray:
   """Centre frequencies (Hz) of the ``n_mels`` Slaney mel filters between ``fmin`` and ``fmax``."""
   return features.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]
+
+
+def _spaced_ticks(low: float, high: float, forward) -> list[float]:
+  """Round Hz values in [low, high] at least 7% of the (transformed) axis apart."""
+  low_t, high_t = forward(max(low, 1e-3)), forward(high)
+  ticks: list[float] = []
+  for f in _NICE_HZ:
+    if not low <= f <= high:
+      continue
+    gap = forward(max(f, 1e-3)) - forward(max(ticks[-1], 1e-3)) if ticks else np.inf
+    if gap >= 0.07 * (high_t - low_t):
+      ticks.append(f)
+  return ticks
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
@@ -105,6 +119,10 @@ def plot_spectrogram(ax, S_db, *, sr: float, hop_length: int, n_fft: int | None 
     ax.set_yscale("function", functions=(_hz_to_mel, _mel_to_hz))
     ax.set_ylim(y_edges[0], y_edges[-1])
   if y_axis in ("log", "mel"):
+    low, high = ax.get_ylim()
+    ticks = _spaced_ticks(low, high, _hz_to_mel if y_axis == "mel" else np.log)
+    if len(ticks) >= 2:
+      ax.set_yticks(ticks)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
   ax.set_xlabel("time (s)")
   ax.set_ylabel(ylabel)
