@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from specst_jax.spectral import magnitude
+
 
 def _reference(S: jax.Array, ref: float | str) -> jax.Array | float:
   if isinstance(ref, str):
@@ -21,6 +23,25 @@ def _reference(S: jax.Array, ref: float | str) -> jax.Array | float:
   return ref
 
 
+def _to_db(
+    power: jax.Array, reference: jax.Array | float, amin: float, top_db: float | None
+) -> jax.Array:
+  """``10 log10(max(power, amin) / max(reference, amin))`` with the per-spectrogram floor."""
+  reference = jnp.maximum(amin, reference)
+  db = 10.0 * jnp.log10(jnp.maximum(amin, power)) - 10.0 * jnp.log10(reference)
+  if top_db is not None:
+    peak = jnp.max(db, axis=(-2, -1), keepdims=True) if db.ndim >= 2 else jnp.max(db)
+    db = jnp.maximum(db, peak - top_db)
+  return db
+
+
+def _check_amin_top_db(amin: float, top_db: float | None) -> None:
+  if amin <= 0:
+    raise ValueError(f"amin must be positive, got {amin}")
+  if top_db is not None and top_db < 0:
+    raise ValueError(f"top_db must be non-negative, got {top_db}")
+
+
 def power_to_db(
     S: ArrayLike, *, ref: float | str = 1.0, amin: float = 1e-10, top_db: float | None = 80.0
 ) -> jax.Array:
@@ -29,27 +50,25 @@ def power_to_db(
   As ``librosa.power_to_db``, except that ``ref="max"`` and the ``top_db`` floor are
   taken per spectrogram over its last two axes rather than over the whole array.
   """
-  if amin <= 0:
-    raise ValueError(f"amin must be positive, got {amin}")
-  if top_db is not None and top_db < 0:
-    raise ValueError(f"top_db must be non-negative, got {top_db}")
+  _check_amin_top_db(amin, top_db)
   S = jnp.asarray(S)
-  reference = jnp.maximum(amin, _reference(S, ref))
-  db = 10.0 * jnp.log10(jnp.maximum(amin, S)) - 10.0 * jnp.log10(reference)
-  if top_db is not None:
-    peak = jnp.max(db, axis=(-2, -1), keepdims=True) if db.ndim >= 2 else jnp.max(db)
-    db = jnp.maximum(db, peak - top_db)
-  return db
+  return _to_db(S, _reference(S, ref), amin, top_db)
 
 
 def amplitude_to_db(
     S: ArrayLike, *, ref: float | str = 1.0, amin: float = 1e-5, top_db: float | None = 80.0
 ) -> jax.Array:
-  """``20 log10`` of a magnitude spectrogram; as ``librosa.amplitude_to_db``."""
+  """``20 log10`` of a magnitude spectrogram; as ``librosa.amplitude_to_db``.
+
+  Complex input is replaced by its magnitude; ``ref="max"`` and the floor are per
+  spectrogram, as in :func:`power_to_db`.
+  """
+  _check_amin_top_db(amin, top_db)
   S = jnp.asarray(S)
+  # |S| with a gradient that stays finite at 0, also for complex input.
+  S = magnitude(S) if jnp.iscomplexobj(S) else jnp.abs(S)
   reference = _reference(S, ref)
-  return power_to_db(jnp.square(S), ref=reference**2 if isinstance(reference, float) else
-                     jnp.square(reference), amin=amin**2, top_db=top_db)
+  return _to_db(jnp.square(S), jnp.square(reference), amin**2, top_db)
 
 
 def db_to_power(S_db: ArrayLike, *, ref: float = 1.0) -> jax.Array:
@@ -70,7 +89,8 @@ def unit_db(S: ArrayLike, *, top_db: float = 80.0, amin: float = 1e-5) -> jax.Ar
   """
   if not top_db > 0:
     raise ValueError(f"top_db must be positive, got {top_db}")
-  return amplitude_to_db(S, ref="max", amin=amin, top_db=top_db) / top_db + 1.0
+  unit = amplitude_to_db(S, ref="max", amin=amin, top_db=top_db) / top_db + 1.0
+  return jnp.clip(unit, 0.0, 1.0)  # exact bounds despite float rounding at the floor
 
 
 def unit_db_to_amplitude(U: ArrayLike, *, top_db: float = 80.0, ref: float = 1.0) -> jax.Array:
