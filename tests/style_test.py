@@ -1,0 +1,271 @@
+"""Tests of the Gram / content losses, the compiled optimisation loop and the style_transfer tool."""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl.testing import absltest, parameterized
+
+from specst_jax.style import losses, optimize, pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _np_gram_loss(f, styles, norm, t_in=None, t_styles=None):
+  """Numpy twin (float64): E = ||a F^T F - G_t||^2 with G_t the frame-weighted mean style Gram."""
+  f = np.asarray(f, np.float64)
+  styles = [np.asarray(s, np.float64) for s in styles]
+  m, n = f.shape
+  g_sum = sum(s.T @ s for s in styles)
+  if norm == "input_frames":
+    g, g_t = f.T @ f / t_in, g_sum / sum(t_styles)
+    return np.sum((g - g_t) ** 2)
+  if norm == "output_frames":
+    return np.sum((f.T @ f / m - g_sum / sum(s.shape[0] for s in styles)) ** 2)
+  g_s = g_sum * m / sum(s.shape[0] for s in styles)  # style Gram rescaled to M positions
+  return np.sum((f.T @ f - g_s) ** 2) / (4.0 * n**2 * m**2)
+
+
+class GramTest(chex.TestCase, parameterized.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_gram_normalisations(self):
+    f = jax.random.normal(jax.random.key(0), (7, 5))
+    g = np.asarray(f, np.float64).T @ np.asarray(f, np.float64)
+    np.testing.assert_allclose(
+        self.variant(lambda f: losses.gram(f, normalization="input_frames", n_input_frames=17))(f),
+        g / 17, rtol=1e-5)
+    np.testing.assert_allclose(
+        self.variant(lambda f: losses.gram(f, normalization="output_frames"))(f), g / 7, rtol=1e-5)
+    np.testing.assert_allclose(
+        self.variant(lambda f: losses.gram(f, normalization="gatys"))(f), g, rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_direct_gatys_formula(self):
+    f = jax.random.normal(jax.random.key(0), (6, 4))
+    s = jax.random.normal(jax.random.key(1), (6, 4))
+    want = np.sum((np.asarray(f).T @ np.asarray(f) - np.asarray(s).T @ np.asarray(s)) ** 2) / (
+        4 * 4**2 * 6**2)
+    got = self.variant(lambda f, s: losses.gram_loss_direct(f, s, normalization="gatys"))(f, s)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+  @parameterized.product(norm=losses.NORMALIZATIONS, method=("frames", "gram"),
+                         n_styles=(1, 2), jit=(True, False))
+  def test_frame_products_equal_direct(self, norm, method, n_styles, jit):
+    # C = 48 channels, M = 9 positions, styles of 11 and 6 positions: the frame path is taken.
+    f = jax.nn.relu(jax.random.normal(jax.random.key(0), (9, 48)))
+    styles = [jax.nn.relu(jax.random.normal(jax.random.key(i + 1), (m, 48)))
+              for i, m in enumerate((11, 6)[:n_styles])]
+    t_styles = [m + 4 for m in (11, 6)[:n_styles]]
+    target = losses.style_target(styles, normalization=norm, n_positions=9, n_input_frames=13,
+                                 style_input_frames=t_styles, method=method)
+    self.assertEqual(target.frame_products, method == "frames")
+    if method == "frames":
+      self.assertEqual(target.value.shape, (sum(s.shape[0] for s in styles), 48))
+    fn = jax.jit(losses.style_loss) if jit else losses.style_loss
+    got = fn(f, target)
+    want = _np_gram_loss(f, styles, norm, 13, t_styles)
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-6 * abs(want))
+    # ... and the gradients agree between the two paths.
+    other = losses.style_target(styles, normalization=norm, n_positions=9, n_input_frames=13,
+                                style_input_frames=t_styles,
+                                method="gram" if method == "frames" else "frames")
+    np.testing.assert_allclose(jax.grad(losses.style_loss)(f, target),
+                               jax.grad(losses.style_loss)(f, other), rtol=1e-3, atol=1e-5)
+
+  def test_auto_method(self):
+    s = jnp.ones((5, 64))
+    self.assertTrue(losses.style_target(s, normalization="output_frames", n_positions=5).frame_products)
+    s = jnp.ones((50, 64))
+    self.assertFalse(losses.style_target(s, normalization="output_frames", n_positions=50).frame_products)
+
+  def test_direct_equals_target_form_for_one_style(self):
+    f = jax.random.normal(jax.random.key(0), (8, 6))
+    s = jax.random.normal(jax.random.key(1), (8, 6))
+    for norm in losses.NORMALIZATIONS:
+      t = losses.style_target(s, normalization=norm, n_positions=8, n_input_frames=12,
+                              style_input_frames=12)
+      np.testing.assert_allclose(
+          losses.style_loss(f, t),
+          losses.gram_loss_direct(f, s, normalization=norm, n_input_frames=12,
+                                  style_input_frames=12), rtol=1e-4)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_content_and_range(self):
+    f = jax.random.normal(jax.random.key(0), (5, 3))
+    c = jax.random.normal(jax.random.key(1), (5, 3))
+    d = np.sum((np.asarray(f) - np.asarray(c)) ** 2)
+    np.testing.assert_allclose(self.variant(losses.content_loss)(f, c), d, rtol=1e-5)
+    np.testing.assert_allclose(
+        self.variant(lambda f, c: losses.content_loss(f, c, normalization="wyse"))(f, c),
+        d / (4 * 15), rtol=1e-5)
+    x = jnp.array([-0.5, 0.0, 0.3, 1.0, 1.25])
+    np.testing.assert_allclose(self.variant(losses.range_penalty)(x), 0.25 + 0.0625, rtol=1e-6)
+
+  def test_bad_arguments(self):
+    with self.assertRaisesRegex(ValueError, "normalization"):
+      losses.gram(jnp.ones((3, 2)), normalization="bad")
+    with self.assertRaisesRegex(ValueError, "n_input_frames"):
+      losses.gram_scale("input_frames", n_positions=3, n_channels=2)
+    with self.assertRaisesRegex(ValueError, "content normalization"):
+      losses.content_loss(jnp.ones(3), jnp.ones(3), normalization="x")
+
+
+def _tiny_setup(n_bins=16, filters=32, width=3):
+  return pipeline.ulyanov_setup(jax.random.key(0), n_bins, filters=filters, kernel_width=width)
+
+
+class OptimizeTest(chex.TestCase, parameterized.TestCase):
+
+  def test_initial_value(self):
+    key = jax.random.key(3)
+    c = jnp.linspace(0, 1, 20).reshape(4, 5)
+    n = jax.random.uniform(key, c.shape, minval=-1.0, maxval=1.0)
+    np.testing.assert_allclose(
+        optimize.initial_value(key, c, init="mix", noise=0.7, noise_scale=1.0,
+                               distribution="uniform"), 0.7 * n + 0.3 * c, rtol=1e-6)
+    np.testing.assert_allclose(optimize.initial_value(key, c, init="noise"),
+                               1e-3 * jax.random.normal(key, c.shape), rtol=1e-6)
+    np.testing.assert_array_equal(optimize.initial_value(key, c, init="content"), c)
+    with self.assertRaisesRegex(ValueError, "init"):
+      optimize.initial_value(key, c, init="zeros")
+
+  @parameterized.parameters("lbfgs", "adam")
+  def test_loss_decreases_in_compiled_loop(self, optimizer):
+    setup = _tiny_setup()
+    c = jax.random.uniform(jax.random.key(1), (24, 16))
+    s = jax.random.uniform(jax.random.key(2), (30, 16))
+    targets = optimize.make_targets(setup.features_fn, setup.params, c, [s], setup.config)
+    x0 = optimize.initial_value(jax.random.key(3), c)
+    run = jax.jit(optimize.run_style_transfer,
+                  static_argnames=("features_fn", "config", "optimizer", "n_iter", "learning_rate"))
+    r = run(setup.params, x0, targets, features_fn=setup.features_fn, config=setup.config,
+            optimizer=optimizer, n_iter=15, learning_rate=0.05)
+    curve = np.asarray(r.losses)
+    self.assertEqual(curve.shape, (15,))
+    self.assertLess(float(r.final["total"]), 0.5 * curve[0])
+    if optimizer == "lbfgs":
+      self.assertTrue(np.all(np.diff(curve) <= 1e-6 * curve[0]))  # monotone (line search)
+      self.assertGreaterEqual(int(r.n_evals), 16)
+    np.testing.assert_allclose(
+        r.final["total"],
+        optimize.loss_terms(r.x, setup.params, targets, features_fn=setup.features_fn,
+                            config=setup.config)["total"], rtol=1e-5)
+
+  def test_batch_equals_per_example(self):
+    setup = _tiny_setup()
+    cs = jax.random.uniform(jax.random.key(1), (2, 20, 16))
+    ss = jax.random.uniform(jax.random.key(2), (2, 26, 16))
+    keys = jax.random.split(jax.random.key(5), 2)
+    run = jax.jit(functools.partial(pipeline.stylize_batch, features_fn=setup.features_fn,
+                                    config=setup.config, n_iter=6))
+    batched = run(setup.params, cs, ss, keys)
+    for i in range(2):
+      single = run(setup.params, cs[i:i + 1], ss[i:i + 1], keys[i:i + 1])
+      np.testing.assert_allclose(batched.x[i], single.x[0], rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(batched.losses[i], single.losses[0], rtol=1e-4)
+
+  @parameterized.parameters("ulyanov", "wyse")
+  def test_silent_input_is_finite(self, net):
+    n_bins = 17
+    S = jnp.zeros((12, n_bins))
+    setup = (_tiny_setup(n_bins) if net == "ulyanov"
+             else pipeline.wyse_setup(jax.random.key(0), n_bins))
+    x = pipeline.to_representation(S, setup.representation)
+    self.assertTrue(bool(jnp.all(jnp.isfinite(x))))
+    run = jax.jit(functools.partial(
+        pipeline.stylize_batch, features_fn=setup.features_fn, config=setup.config,
+        optimizer="adam", n_iter=3, learning_rate=0.1, init="mix"))
+    r = run(setup.params, x[None], x[None], jax.random.split(jax.random.key(0), 1))
+    self.assertTrue(bool(jnp.all(jnp.isfinite(r.x))))
+    self.assertTrue(bool(jnp.all(jnp.isfinite(r.losses))))
+    S_out = pipeline.from_representation(r.x[0], setup.representation)
+    self.assertTrue(bool(jnp.all(jnp.isfinite(S_out))) and bool(jnp.all(S_out >= 0)))
+
+  def test_representation_round_trip(self):
+    S = jax.random.uniform(jax.random.key(0), (6, 9)) * 3.0 + 0.01
+    for rep in pipeline.REPRESENTATIONS:
+      x = pipeline.to_representation(S, rep)
+      ref = 1.0 if rep == "log1p" else jnp.max(S)
+      np.testing.assert_allclose(pipeline.from_representation(x, rep, ref=ref), S, rtol=1e-4)
+
+  def test_style_shorter_than_receptive_field(self):
+    setup = _tiny_setup(width=5)
+    with self.assertRaisesRegex(ValueError, "receptive field"):
+      pipeline.check_frames(setup, jnp.zeros((4, 16)), "style 0")
+
+
+class ShardingTest(absltest.TestCase):
+
+  def test_sharded_batch_matches_unsharded(self):
+    code = textwrap.dedent("""
+        import functools, jax, numpy as np
+        from specst_jax.style import pipeline
+        assert len(jax.devices()) == 4, jax.devices()
+        setup = pipeline.ulyanov_setup(jax.random.key(0), 8, filters=16, kernel_width=3)
+        cs = jax.random.uniform(jax.random.key(1), (4, 12, 8))
+        ss = jax.random.uniform(jax.random.key(2), (4, 10, 8))
+        keys = jax.random.split(jax.random.key(3), 4)
+        kw = dict(features_fn=setup.features_fn, config=setup.config, n_iter=4,
+                  optimizer="adam", learning_rate=0.05)
+        a = pipeline.sharded_stylize_batch(setup.params, cs, ss, keys, **kw)
+        assert len(a.x.sharding.device_set) == 4, a.x.sharding
+        b = jax.jit(functools.partial(pipeline.stylize_batch, **kw))(setup.params, cs, ss, keys)
+        np.testing.assert_allclose(a.x, b.x, rtol=1e-4, atol=1e-4)
+        print("OK")
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300, cwd=ROOT)
+    self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+    self.assertIn("OK", out.stdout)
+
+
+class CliTest(absltest.TestCase):
+
+  def _run(self, *args):
+    return subprocess.run([sys.executable, "-m", "experiments.style_transfer", *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+  def test_demo_end_to_end(self):
+    out_dir = tempfile.mkdtemp()
+    r = self._run(f"--output_dir={out_dir}", "--filters=32", "--n_iter=5", "--phase_iter=5",
+                  "--n_fft=512", "--hop_length=128")
+    self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+    files = sorted(os.listdir(out_dir))
+    self.assertEqual([f for f in files if not f.startswith(".")],
+                     ["metrics.json", "result.wav", "spectrograms.png"])
+    import soundfile as sf
+    y, sr = sf.read(os.path.join(out_dir, "result.wav"))
+    self.assertEqual(sr, 22050)
+    self.assertTrue(np.all(np.isfinite(y)) and np.max(np.abs(y)) > 0)
+    m = json.load(open(os.path.join(out_dir, "metrics.json")))
+    self.assertEqual(len(m["loss_curve"]), 5)
+    self.assertTrue(m["random_weights"])
+    self.assertEqual(m["settings"]["filters"], 32)
+    self.assertLess(m["final_losses"]["total"], m["loss_curve"][0])
+    for k in ("compile_time_s", "optimize_time_s", "wall_time_s", "n_evaluations"):
+      self.assertIn(k, m)
+
+  def test_bad_input_file(self):
+    d = tempfile.mkdtemp()
+    bad = os.path.join(d, "not_audio.wav")
+    Path(bad).write_text("hello")
+    r = self._run(f"--content={bad}", f"--style={bad}", f"--output_dir={d}/out")
+    self.assertEqual(r.returncode, 1)
+    self.assertIn("not_audio.wav", r.stderr.strip().splitlines()[-1])
+    self.assertTrue(r.stderr.strip().splitlines()[-1].startswith("style_transfer: error:"))
+
+
+if __name__ == "__main__":
+  absltest.main()
