@@ -48,3 +48,15 @@ from specst_jax.phase import (
     reconstruct,
     spectral_convergence,
 )
+from specst_jax.style import (
+    LossConfig,
+    NetFeatures,
+    StyleResult,
+    content_loss,
+    gram,
+    initial_value,
+    make_targets,
+    run_style_transfer,
+    style_loss,
+    style_target,
+)
