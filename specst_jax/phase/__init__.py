@@ -1,4 +1,20 @@
-"""Phase reconstruction: magnitude ``[..., frames, bins]`` -> audio ``[..., samples]``."""
+"""Phase reconstruction: magnitude ``[..., frames, bins]`` -> phase or audio.
 
+One-pass estimators (:func:`pghi`, :func:`rtpghi`, :func:`spsi`, :func:`rtisi_la`)
+return a phase ``[..., frames, bins]`` in radians; :func:`griffin_lim` and
+:func:`reconstruct` return audio ``[..., samples]``.
+"""
+
+from specst_jax.phase.api import DEFAULT_METHOD, METHODS, reconstruct
 from specst_jax.phase.griffin_lim import griffin_lim, spectral_convergence
-from specst_jax.phase.api import METHODS, reconstruct
+from specst_jax.phase.pghi import (
+    RTPGHIState,
+    phase_gradients,
+    pghi,
+    rtpghi,
+    rtpghi_init,
+    rtpghi_step,
+    window_gamma,
+)
+from specst_jax.phase.rtisi import rtisi_la
+from specst_jax.phase.spsi import spsi

@@ -6,20 +6,33 @@ import jax
 import numpy as np
 from jax.typing import ArrayLike
 
+from specst_jax import spectral
 from specst_jax.phase import _common
+from specst_jax.phase import pghi as pghi_lib
+from specst_jax.phase import rtisi as rtisi_lib
+from specst_jax.phase import spsi as spsi_lib
 from specst_jax.phase.griffin_lim import griffin_lim
 
-DEFAULT_METHOD = "fgla"
+DEFAULT_METHOD = "rtpghi+fgla"
 DEFAULT_N_ITER = 32
 
-
-def _gla_phase_init(method: str, S, key, *, n_fft, hop_length, win_length, window):
-  """The initial phase for the GLA stage: ``("random", key)`` or a phase array."""
-  del method, S, n_fft, hop_length, win_length, window
-  return "random", key
+SINGLE_PASS = ("pghi", "rtpghi", "spsi", "rtisi_la")
+METHODS = ("gla", "fgla") + SINGLE_PASS + tuple(f"{m}+fgla" for m in SINGLE_PASS) + tuple(
+    f"{m}+gla" for m in SINGLE_PASS)
 
 
-METHODS = ("gla", "fgla")
+def _phase_estimate(name, S, key, *, n_fft, hop_length, win_length, window):
+  """Phase ``[..., frames, bins]`` from one of the non-iterative estimators."""
+  if name == "pghi":
+    return pghi_lib.pghi(S, n_fft=n_fft, hop_length=hop_length, window=window,
+                         win_length=win_length, key=key)
+  if name == "rtpghi":
+    return pghi_lib.rtpghi(S, n_fft=n_fft, hop_length=hop_length, window=window,
+                           win_length=win_length, key=key)
+  if name == "spsi":
+    return spsi_lib.spsi(S, n_fft=n_fft, hop_length=hop_length)
+  return rtisi_lib.rtisi_la(S, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+                            window=window)
 
 
 def reconstruct(
@@ -41,9 +54,15 @@ def reconstruct(
   Args:
     S: magnitudes ``[..., frames, bins]`` (``bins = n_fft // 2 + 1``; leading axes a batch).
     n_fft, hop_length, win_length, window, center: the STFT that produced ``S``.
-    method: one of :data:`METHODS`.
-    n_iter: iterations of the GLA stage (default :data:`DEFAULT_N_ITER`).
-    key: ``jax.random`` key, needed by methods that draw a random phase.
+    method: one of :data:`METHODS`: ``"gla"`` / ``"fgla"`` (Griffin-Lim from a
+      random phase), ``"pghi"``, ``"rtpghi"``, ``"spsi"``, ``"rtisi_la"`` (one
+      pass, no GLA), or ``"<one of those>+fgla"`` / ``"+gla"`` (its phase starts
+      the (fast) Griffin-Lim stage). The default, ``"rtpghi+fgla"``, was chosen
+      from ``experiments/bench_phase.py`` (see WORKSPACE.md).
+    n_iter: iterations of the GLA stage (default :data:`DEFAULT_N_ITER`); unused
+      by the one-pass methods.
+    key: ``jax.random`` key: required by ``"gla"``/``"fgla"`` (random initial
+      phase); optional for PGHI (random phase of negligible bins, else zero).
     length: samples of the output (default ``(frames - 1) * hop_length`` when centred).
     momentum: fast-GLA momentum (``"fgla"`` stages).
 
@@ -57,11 +76,17 @@ def reconstruct(
   n_iter = DEFAULT_N_ITER if n_iter is None else n_iter
   if not isinstance(n_iter, int | np.integer) or n_iter < 0:
     raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
-  stage = method.split("+")[-1]
-  init = _gla_phase_init(
-      method, S, key, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window)
+  first, _, stage = method.partition("+")
+  if first in ("gla", "fgla"):
+    init, stage = "random", first
+  else:
+    init = _phase_estimate(first, S, key, n_fft=n_fft, hop_length=hop_length,
+                           win_length=win_length, window=window)
+    if not stage:
+      return spectral.istft(S * _common.phasor(init), n_fft=n_fft, hop_length=hop_length,
+                            win_length=win_length, window=window, center=center, length=length)
   return griffin_lim(
       S, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
-      center=center, length=length, n_iter=int(n_iter), momentum=momentum if stage == "fgla" else 0.0,
-      init=init[0] if init[0] == "random" else init, key=key,
+      center=center, length=length, n_iter=int(n_iter),
+      momentum=momentum if stage == "fgla" else 0.0, init=init, key=key,
   )
