@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import tempfile
@@ -64,8 +65,10 @@ def make_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int
   if config.schedule == "constant":
     lr = config.learning_rate
   elif config.schedule == "cosine":
+    # One epoch of linear warm-up (none for a one-epoch run), then cosine decay to 1 %.
+    total = steps_per_epoch * config.num_epochs
     lr = optax.warmup_cosine_decay_schedule(
-        0.0, config.learning_rate, max(1, steps_per_epoch), steps_per_epoch * config.num_epochs,
+        0.0, config.learning_rate, steps_per_epoch if config.num_epochs > 1 else 0, total,
         end_value=config.learning_rate * 0.01)
   else:
     raise ValueError(f"schedule must be 'constant' or 'cosine', got {config.schedule!r}")
@@ -147,9 +150,13 @@ def replicated_sharding(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec())
 
 
+@functools.lru_cache(maxsize=8)
 def jit_steps(model: WyseClassifier, aux_weight: float, mesh: Mesh
               ) -> tuple[Callable, Callable]:
-  """Jitted ``(train_step(state, batch, key), eval_step(params, batch))`` sharded on ``mesh``."""
+  """Jitted ``(train_step(state, batch, key), eval_step(params, batch))`` sharded on ``mesh``.
+
+  Cached on its (hashable) arguments, so repeated runs in one process compile once.
+  """
   data, rep = batch_sharding(mesh), replicated_sharding(mesh)
   train = jax.jit(lambda s, b, k: train_step(s, b, k, model=model, aux_weight=aux_weight),
                   in_shardings=(rep, data, rep), out_shardings=(rep, rep), donate_argnums=0)

@@ -1,0 +1,77 @@
+"""The shipped ESC-50-trained Wyse classifier (``specst_jax/weights/wyse_esc50.*``).
+
+``wyse_esc50.msgpack`` (flax.serialization) holds ``params``, the spectral-centroid
+class edges fitted on the training folds, and, for standardised representations,
+the per-channel ``mean``/``std``; ``wyse_esc50.json`` is its provenance (sample rate,
+STFT settings, representation, classes, fold-5 accuracy, config, command, date).
+Host-side I/O module.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import flax.serialization
+import jax.numpy as jnp
+import numpy as np
+
+from specst_jax.models.wyse import WyseClassifier
+
+WEIGHTS_NAME = "wyse_esc50.msgpack"
+
+
+def default_weights_path() -> Path:
+  """The file shipped inside the package."""
+  return Path(str(importlib.resources.files("specst_jax") / "weights" / WEIGHTS_NAME))
+
+
+def model_from_provenance(provenance: dict[str, Any]) -> WyseClassifier:
+  """The module a provenance record's ``config`` describes."""
+  m = provenance["config"]["model"]
+  aux = m["n_aux_classes"] if provenance["config"].get("aux_weight", 1.0) > 0 else 0
+  return WyseClassifier(n_classes=m["n_classes"], n_aux_classes=aux,
+                        conv_features=tuple(m["conv_features"]),
+                        kernel_width=m["kernel_width"], dense_features=m["dense_features"],
+                        dropout_rate=m["dropout_rate"], dtype=jnp.dtype(m.get("dtype", "float32")))
+
+
+def load_wyse(path: str | os.PathLike | None = None
+              ) -> tuple[WyseClassifier, dict[str, Any], dict[str, Any]]:
+  """Loads trained Wyse-classifier weights.
+
+  Args:
+    path: a ``.msgpack`` written by :func:`specst_jax.training.export_model`, with
+      its ``.json`` provenance beside it; ``None`` loads the shipped file.
+
+  Returns:
+    ``(module, params, provenance)``: apply with
+    ``module.apply({"params": params}, x)`` on ``x [batch, frames, bins]`` in the
+    provenance's ``representation`` (for ``unit_db``: dB re the clip max / 80 + 1,
+    STFT at ``sr`` with ``n_fft``, ``hop_length``, ``center``). The provenance dict
+    also carries ``centroid_edges`` (Hz) and, when the input is standardised,
+    ``mean`` and ``std`` (``[channels]`` numpy arrays).
+
+  Raises:
+    FileNotFoundError: the weights or provenance file is missing.
+    ValueError: the file is not a weights file of this format.
+  """
+  path = Path(path) if path is not None else default_weights_path()
+  meta_path = path.with_suffix(".json")
+  for p in (path, meta_path):
+    if not p.is_file():
+      raise FileNotFoundError(f"{p}: no such weights file")
+  try:
+    payload = flax.serialization.msgpack_restore(path.read_bytes())
+    provenance = json.loads(meta_path.read_text())
+  except (ValueError, TypeError) as e:
+    raise ValueError(f"{path}: not a specst-jax weights file ({e})") from None
+  if not isinstance(payload, dict) or "params" not in payload or "config" not in provenance:
+    raise ValueError(f"{path}: not a specst-jax weights file (no params or config)")
+  provenance["centroid_edges"] = np.asarray(payload.get("centroid_edges", []))
+  if "mean" in payload:
+    provenance["mean"], provenance["std"] = np.asarray(payload["mean"]), np.asarray(payload["std"])
+  return model_from_provenance(provenance), payload["params"], provenance

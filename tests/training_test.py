@@ -1,0 +1,152 @@
+"""Tests for specst_jax/training.py and specst_jax/pretrained.py (tiny nets, fake data)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from esc50_fake import make_fake_esc50  # noqa: E402
+
+from experiments.configs import tiny  # noqa: E402
+from specst_jax import esc50, pretrained, training  # noqa: E402
+from specst_jax.models.wyse import WyseClassifier  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc50_16k"
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+  d = tmp_path_factory.mktemp("esc50")
+  return make_fake_esc50(d / "data"), d / "cache"
+
+
+def _config(fake, **overrides):
+  c = tiny.get_config()
+  c.data_dir, c.cache_dir = str(fake[0]), str(fake[1])
+  c.update(overrides)
+  return c
+
+
+def _log_softmax_ce(logits, labels):
+  z = logits - logits.max(-1, keepdims=True)
+  return np.log(np.exp(z).sum(-1)) - z[np.arange(len(labels)), labels]
+
+
+@JIT
+def test_loss_matches_numpy_cross_entropy(jit):
+  model = WyseClassifier(n_classes=5, n_aux_classes=3, conv_features=(4, 2), dense_features=4)
+  x = jax.random.normal(jax.random.key(0), (6, 12, 7))
+  params = model.init(jax.random.key(1), x)["params"]
+  batch = {"x": x, "y": jnp.array([0, 1, 2, 3, 4, 0]), "aux": jnp.array([0, 1, 2, 0, 1, 2]),
+           "w": jnp.array([1, 1, 1, 1, 0, 0], jnp.float32)}
+  fn = lambda p, b: training.loss_and_metrics(p, b, None, model=model, aux_weight=0.5,  # noqa
+                                              train=False)
+  loss, m = (jax.jit(fn) if jit else fn)(params, batch)
+  logits, acts = model.apply({"params": params}, x)
+  logits, aux = np.asarray(logits, np.float64), np.asarray(acts["aux_logits"], np.float64)
+  y, a, w = (np.asarray(batch[k]) for k in ("y", "aux", "w"))
+  ce, ce_aux = _log_softmax_ce(logits, y), _log_softmax_ce(aux, a)
+  np.testing.assert_allclose(loss, np.sum(w * (ce + 0.5 * ce_aux)) / 4, rtol=1e-5)
+  np.testing.assert_allclose(m["loss"], np.sum(w * ce), rtol=1e-5)
+  assert m["count"] == 4
+  assert m["correct"] == np.sum(w * (logits.argmax(-1) == y))
+
+
+def test_batches_pad_and_order_is_deterministic():
+  x, y = np.arange(10, dtype=np.float32)[:, None, None], np.arange(10)
+  batches = list(training.iterate_batches(x, y, y, 4, drop_last=False))
+  assert [b["w"].sum() for b in batches] == [4, 4, 2]
+  assert batches[-1]["y"].tolist() == [8, 9, 0, 0]
+  assert len(list(training.iterate_batches(x, y, y, 4, drop_last=True))) == 2
+  key = jax.random.key(0)
+  np.testing.assert_array_equal(training.epoch_order(10, key, 3), training.epoch_order(10, key, 3))
+  assert sorted(training.epoch_order(10, key, 3)) == list(range(10))
+  assert not np.array_equal(training.epoch_order(10, key, 3), training.epoch_order(10, key, 4))
+
+
+def test_resume_reaches_the_same_parameters(fake, tmp_path):
+  c = _config(fake)
+  straight = training.train_and_evaluate(c, tmp_path / "a", log=lambda s: None)
+  training.train_and_evaluate(c, tmp_path / "b", log=lambda s: None, stop_after_epoch=1)
+  assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 1
+  resumed = training.train_and_evaluate(c, tmp_path / "b", log=lambda s: None)
+  assert int(resumed["state"].step) == int(straight["state"].step) > 0
+  jax.tree.map(lambda p, q: np.testing.assert_array_equal(np.asarray(p), np.asarray(q)),
+               straight["state"].params, resumed["state"].params)
+  assert (tmp_path / "b" / "metrics.jsonl").read_text() .count("\n") == 2
+  assert (tmp_path / "b" / "curves.png").stat().st_size > 0
+  # The exported best epoch loads back and gives the same logits as its params.
+  module, params, prov = pretrained.load_wyse(tmp_path / "a" / "best.msgpack")
+  assert prov["representation"] == "unit_db" and prov["sr"] == 4000
+  assert prov["selected_epoch"] in (1, 2) and len(prov["centroid_edges"]) == 3
+  x = jnp.ones((2, prov["n_frames"], prov["n_channels"]))
+  assert module.apply({"params": params}, x)[0].shape == (2, 50)
+
+
+def test_standardised_representation_and_no_aux(fake, tmp_path):
+  c = _config(fake, aux_weight=0.0, standardize=True, num_epochs=1)
+  c.features.representation = "mfcc"
+  out = training.train_and_evaluate(c, tmp_path, log=lambda s: None)
+  assert "aux_head" not in out["state"].params
+  xtr = out["splits"].arrays["train"][0]
+  np.testing.assert_allclose(xtr.mean(axis=(0, 1)), 0, atol=1e-4)
+  module, _, prov = pretrained.load_wyse(tmp_path / "best.msgpack")
+  assert module.n_aux_classes == 0 and prov["mean"].shape == (24,)
+
+
+def test_data_parallel_matches_single_device():
+  """Two fake CPU devices (own process): the sharded step equals the unsharded one."""
+  code = textwrap.dedent("""
+    import jax, numpy as np
+    from experiments.configs import tiny
+    from specst_jax import training
+    assert len(jax.devices()) == 2, jax.devices()
+    c = tiny.get_config()
+    model = training.make_model(c)
+    tx = training.make_optimizer(c, 10)
+    rng = np.random.default_rng(0)
+    b = {"x": rng.random((4, 40, 9), np.float32), "y": np.arange(4, dtype=np.int32),
+         "aux": np.arange(4, dtype=np.int32) % 4, "w": np.ones(4, np.float32)}
+    out = []
+    for devices in (jax.devices()[:1], jax.devices()):
+      mesh = training.data_mesh(devices)
+      state = training.init_state(model, tx, jax.random.key(0), (40, 9))
+      state = jax.device_put(state, training.replicated_sharding(mesh))
+      step, _ = training.jit_steps(model, 1.0, mesh)
+      for _ in range(2):
+        state, m = step(state, b, jax.random.key(1))
+      out.append(jax.device_get(state.params))
+    jax.tree.map(lambda p, q: np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6), *out)
+    print("OK")
+  """)
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+             JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+  r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                     timeout=300, cwd=ROOT)
+  assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-2000:]
+
+
+def test_cli_bad_data_dir_exits_1(tmp_path):
+  r = subprocess.run([sys.executable, "-m", "experiments.evaluate_classifier",
+                      f"--data_dir={tmp_path}", "--weights", str(tmp_path / "w.msgpack")],
+                     capture_output=True, text=True, timeout=300, cwd=ROOT)
+  assert r.returncode == 1 and r.stderr.strip().startswith("error:")
+  assert "w.msgpack" in r.stderr
+
+
+def test_load_wyse_errors(tmp_path):
+  with pytest.raises(FileNotFoundError, match="missing.msgpack"):
+    pretrained.load_wyse(tmp_path / "missing.msgpack")
+  (tmp_path / "bad.msgpack").write_bytes(b"not msgpack")
+  (tmp_path / "bad.json").write_text("{}")
+  with pytest.raises(ValueError, match="not a specst-jax weights file"):
+    pretrained.load_wyse(tmp_path / "bad.msgpack")
