@@ -6,7 +6,7 @@ of ``--repeats`` calls of each side (ours and librosa alternate, so CPU contenti
 from other processes hits both alike), the per-clip time, the ratio
 librosa / ours (> 1: ours is faster) and our compile time (excluded from the timings).
 With ``--long_minutes`` > 0 it then measures, each in a fresh subprocess, the peak
-resident memory (ru_maxrss) of stft and melspectrogram on a clip that long,
+resident memory (VmHWM) of stft and melspectrogram on a clip that long,
 above the process's memory just before the call.
 
   python -m experiments.bench_spectral
@@ -100,7 +100,7 @@ op, impl, n_fft, sr, minutes, n_mels = sys.argv[1:]
 n_fft, sr, n_mels, minutes = int(n_fft), int(sr), int(n_mels), float(minutes)
 import jax
 from specst_jax import features, spectral
-x = np.random.default_rng(0).standard_normal(int(minutes * 60 * sr)).astype(np.float32)
+x = np.random.default_rng(0).standard_normal(int(minutes * 60 * sr), dtype=np.float32)
 hop = n_fft // 4
 if impl == "ours":
   if op == "stft":
@@ -108,9 +108,7 @@ if impl == "ours":
   else:
     fn = jax.jit(lambda y: features.melspectrogram(y, sr=sr, n_fft=n_fft, hop_length=hop,
                                                    n_mels=n_mels))
-  # Compile on a short clip of the same program shape family first is not possible (shapes
-  # differ), so compile here; compile memory is part of the baseline below.
-  compiled = fn.lower(x).compile()
+  compiled = fn.lower(x).compile()  # compile memory stays out of the measurement
   run = lambda: jax.block_until_ready(compiled(x))
 else:
   import librosa
@@ -119,17 +117,34 @@ else:
   else:
     run = lambda: librosa.feature.melspectrogram(y=x, sr=sr, n_fft=n_fft, hop_length=hop,
                                                  n_mels=n_mels)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def status(key):
+  for line in open("/proc/self/status"):
+    if line.startswith(key + ":"):
+      return int(line.split()[1]) / 1024  # kB -> MiB
+  return None
+
+try:  # reset the high-water mark (Linux) so earlier transients do not count
+  with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+  reset = True
+except OSError:
+  reset = False
+before = status("VmRSS") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out = run()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"before_mb": before / 1024, "peak_mb": after / 1024,
+peak = status("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"before_mb": before, "peak_mb": peak, "hwm_reset": reset,
                   "input_mb": x.nbytes / 2**20, "output_mb": np.asarray(out).nbytes / 2**20}))
 """
 
 
 def measure_memory(op: str, impl: str, *, n_fft: int, sr: int, minutes: float,
                    n_mels: int) -> dict:
-  """Peak RSS (MiB) of one call on a ``minutes``-long clip, in a fresh subprocess."""
+  """Resident memory (MiB) just before and at the peak of one call on a ``minutes``-long clip.
+
+  Runs in a fresh subprocess; the peak is the kernel's high-water mark (VmHWM),
+  reset just before the call where Linux allows it (else ru_maxrss since start).
+  """
   env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
   result = subprocess.run(
       [sys.executable, "-c", _MEMORY_CHILD, op, impl, str(n_fft), str(sr), str(minutes),

@@ -197,6 +197,30 @@ def _map_leading(fn, x: jax.Array, *, core_ndim: int, bytes_per_item: int) -> ja
   return y.reshape(*lead, *y.shape[1:])
 
 
+def _in_time_chunks(fn, signal: jax.Array, *, n_frames: int, chunk_frames: int, n_fft: int,
+                    hop_length: int) -> jax.Array:
+  """``fn(signal)`` (``[samples] -> [n_frames, bins]``) computed ``chunk_frames`` frames at a time.
+
+  Each step frames one segment of ``signal`` and writes its rows into the output
+  with ``dynamic_update_slice`` (in place inside the loop), so the frames of the
+  whole signal never exist at once: the peak memory is the output plus one chunk.
+  The last chunk is shifted back to end at the last frame (it rewrites a few rows
+  with identical values), so every chunk has the same static shape.
+  """
+  n_chunks = -(-n_frames // chunk_frames)
+  segment = (chunk_frames - 1) * hop_length + n_fft
+  first = fn(jax.lax.slice_in_dim(signal, 0, segment))
+  out = jnp.zeros((n_frames, *first.shape[1:]), first.dtype)
+  out = jax.lax.dynamic_update_slice_in_dim(out, first, 0, axis=0)
+
+  def body(c, out):
+    start = jnp.minimum(c * chunk_frames, n_frames - chunk_frames)
+    piece = jax.lax.dynamic_slice_in_dim(signal, start * hop_length, segment)
+    return jax.lax.dynamic_update_slice_in_dim(out, fn(piece), start, axis=0)
+
+  return jax.lax.fori_loop(1, n_chunks, body, out)
+
+
 def _windowed_frames(x: jax.Array, window: jax.Array, *, n_fft: int, hop_length: int) -> jax.Array:
   """``frame(x) * window`` with the window applied per hop-sized block (fuses into the slices)."""
   if n_fft % hop_length:
@@ -269,6 +293,17 @@ def stft(
     return jnp.fft.rfft(frames, n=n_fft, axis=-1)
 
   n_frames = 1 + (x.shape[-1] - n_fft) // hop_length
+  chunk_frames = max(1, _CHUNK_BYTES // (4 * n_fft))
+  if n_frames > 2 * chunk_frames and jax.default_backend() == "cpu":
+    # Long audio: a few thousand frames at a time, written into the output in place.
+    def long_one(signal):
+      return _in_time_chunks(one, signal, n_frames=n_frames, chunk_frames=chunk_frames,
+                             n_fft=n_fft, hop_length=hop_length)
+
+    if x.ndim == 1:
+      return long_one(x)
+    flat = x.reshape(-1, x.shape[-1])
+    return jax.lax.map(long_one, flat).reshape(*x.shape[:-1], n_frames, n_fft // 2 + 1)
   return _map_leading(one, x, core_ndim=1, bytes_per_item=4 * n_frames * n_fft)
 
 
