@@ -60,11 +60,12 @@ def hz_to_mel(frequencies: ArrayLike, *, htk: bool = False):
   xp = _xp(frequencies)
   f = xp.asarray(frequencies, dtype=None if xp is jnp else np.float64)
   if htk:
-    return 2595.0 * xp.log10(1.0 + f / 700.0)
+    return (2595.0 / math.log(10.0)) * xp.log1p(f / 700.0)
   linear = f / _F_SP
   # Guard the log branch so the unselected side of `where` never sees log(0).
-  log_part = _MIN_LOG_MEL + xp.log(xp.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
-  return xp.where(f >= _MIN_LOG_HZ, log_part, linear)
+  log_branch = f >= _MIN_LOG_HZ
+  log_part = _MIN_LOG_MEL + xp.log(xp.where(log_branch, f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+  return xp.where(log_branch, log_part, linear)
 
 
 def mel_to_hz(mels: ArrayLike, *, htk: bool = False):
@@ -72,10 +73,11 @@ def mel_to_hz(mels: ArrayLike, *, htk: bool = False):
   xp = _xp(mels)
   m = xp.asarray(mels, dtype=None if xp is jnp else np.float64)
   if htk:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    return 700.0 * xp.expm1(m * (math.log(10.0) / 2595.0))
   linear = _F_SP * m
-  log_part = _MIN_LOG_HZ * xp.exp(_LOGSTEP * (xp.maximum(m, _MIN_LOG_MEL) - _MIN_LOG_MEL))
-  return xp.where(m >= _MIN_LOG_MEL, log_part, linear)
+  log_branch = m >= _MIN_LOG_MEL
+  log_part = _MIN_LOG_HZ * xp.exp(_LOGSTEP * (xp.where(log_branch, m, _MIN_LOG_MEL) - _MIN_LOG_MEL))
+  return xp.where(log_branch, log_part, linear)
 
 
 def mel_frequencies(
