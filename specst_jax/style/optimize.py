@@ -55,6 +55,19 @@ class NetFeatures:
 
 
 @dataclasses.dataclass(frozen=True)
+class StandardizedNetFeatures(NetFeatures):
+  """:class:`NetFeatures` on ``(x - mean) / std`` per channel (bins).
+
+  Its params are ``{"variables": module variables, "mean": [bins], "std": [bins]}``
+  (a classifier trained on standardised inputs).
+  """
+
+  def __call__(self, params: Any, x: jax.Array) -> dict[str, jax.Array]:
+    x = (x - params["mean"]) / params["std"]
+    return super().__call__(params["variables"], x)
+
+
+@dataclasses.dataclass(frozen=True)
 class LossConfig:
   """Which layers enter the loss and how (hashable; a static jit argument).
 

@@ -116,14 +116,22 @@ def ulyanov_setup(key: jax.Array, n_bins: int, *, filters: int = 4096, kernel_wi
                   kernel_width)
 
 
-def wyse_setup(key: jax.Array, n_bins: int, *, params: Any | None = None, weights: str = "",
-               content_weight: float = 1.0, style_weight: float = 1.0,
-               range_weight: float = 1.0) -> NetSetup:
+def wyse_setup(key: jax.Array, n_bins: int, *, module: WyseClassifier | None = None,
+               params: Any | None = None, mean: ArrayLike | None = None,
+               std: ArrayLike | None = None, weights: str = "", content_weight: float = 1.0,
+               style_weight: float = 1.0, range_weight: float = 1.0) -> NetSetup:
   """The paper's classifier: style conv1 (x1) + conv2 (x2), content conv2, Gatys normalisation.
 
-  ``params=None`` gives the random-weights condition (U(-0.1, 0.1)).
+  Args:
+    key: PRNG key of the random-weights condition.
+    n_bins: frequency bins of the spectrogram (the net's input channels).
+    module: the classifier (default ``WyseClassifier()``, 2048 and 64 channels).
+    params: its variables ``{"params": ...}``; ``None`` gives the paper's
+      random-weights condition (every weight U(-0.1, 0.1)).
+    mean, std: per-bin input standardisation the weights were trained with (or None).
+    weights: description of ``params`` for the metrics.
   """
-  module = WyseClassifier()
+  module = WyseClassifier() if module is None else module
   if params is None:
     shapes = jax.eval_shape(lambda: module.init(key, jnp.zeros((1, 8, n_bins)), heads=False))
     params = random_wyse_params(key, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
@@ -136,8 +144,14 @@ def wyse_setup(key: jax.Array, n_bins: int, *, params: Any | None = None, weight
       style_layers=(("conv1", 1.0 * style_weight), ("conv2", 2.0 * style_weight)),
       content_layers=(("conv2", content_weight),) if content_weight else (),
       style_normalization="gatys", content_normalization="wyse", range_weight=range_weight)
-  return NetSetup("wyse", optimize.NetFeatures(module, ("conv1", "conv2"), (("heads", False),)),
-                  params, config, "unit_db", weights, 4)
+  args = (module, ("conv1", "conv2"), (("heads", False),))
+  if mean is not None:
+    features = optimize.StandardizedNetFeatures(*args)
+    params = {"variables": params, "mean": jnp.asarray(mean, jnp.float32),
+              "std": jnp.maximum(jnp.asarray(std, jnp.float32), 1e-6)}
+  else:
+    features = optimize.NetFeatures(*args)
+  return NetSetup("wyse", features, params, config, "unit_db", weights, 4)
 
 
 def vgg19_setup(key: jax.Array, *, params: Any | None = None, preprocessing: str = "torch",
