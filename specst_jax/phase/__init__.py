@@ -6,8 +6,8 @@ return a phase ``[..., frames, bins]`` in radians; :func:`griffin_lim` and
 """
 
 from specst_jax.phase.api import DEFAULT_METHOD, METHODS, reconstruct
-from specst_jax.phase.griffin_lim import griffin_lim, spectral_convergence
-from specst_jax.phase.pghi import (
+from specst_jax.phase.gla import griffin_lim, spectral_convergence
+from specst_jax.phase.phase_gradient import (
     RTPGHIState,
     phase_gradients,
     pghi,
@@ -17,4 +17,4 @@ from specst_jax.phase.pghi import (
     window_gamma,
 )
 from specst_jax.phase.rtisi import rtisi_la
-from specst_jax.phase.spsi import spsi
+from specst_jax.phase.single_pass import spsi

@@ -8,10 +8,10 @@ from jax.typing import ArrayLike
 
 from specst_jax import spectral
 from specst_jax.phase import _common
-from specst_jax.phase import pghi as pghi_lib
+from specst_jax.phase import phase_gradient as pghi_lib
 from specst_jax.phase import rtisi as rtisi_lib
-from specst_jax.phase import spsi as spsi_lib
-from specst_jax.phase.griffin_lim import griffin_lim
+from specst_jax.phase import single_pass as spsi_lib
+from specst_jax.phase.gla import griffin_lim
 
 DEFAULT_METHOD = "rtpghi+fgla"
 DEFAULT_N_ITER = 32

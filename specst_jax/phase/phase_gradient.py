@@ -239,41 +239,30 @@ def _clamp_prefix(lo: jax.Array, hi: jax.Array, reverse: bool) -> jax.Array:
   return jnp.maximum(out_lo, 0.0)
 
 
-def _incoming(seed: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Widest-path values reaching each bin from the left / right neighbour.
+def _integrate_frame(prev_phase, prev_advance, prev_valid, prev_mag, mag, advance, fstep,
+                     valid, fill, self_weight):
+  """Phase of one frame ``[..., bins]`` given the previous frame (the two-row heap, exactly).
 
-  ``L[m] = min(c[m], max(seed[m], L[m-1]))`` is the largest bottleneck of a path
-  that starts at a seed at or left of ``m`` and runs through current-frame bins.
+  A bin is reached first from whichever of its three neighbours (previous frame,
+  lower bin, upper bin) carries the widest path; bins reached from the previous
+  frame are roots (time integration), the rest follow chains of frequency steps
+  from the nearest root in the direction they were reached from. Every valid bin
+  also seeds itself with ``self_weight * |c|`` (smaller than any valid
+  previous-frame magnitude), so islands without a valid previous-frame
+  neighbour start at their local maxima, with the ``fill`` phase.
   """
+  c = jnp.where(valid, mag, 0.0)
+  from_prev = valid & prev_valid
+  seed = jnp.where(from_prev, prev_mag, self_weight * c)
   lo = jnp.minimum(seed, c)
   left = _clamp_prefix(lo, c, reverse=False)
   right = _clamp_prefix(lo, c, reverse=True)
   zero = jnp.zeros_like(c[..., :1])
   from_left = jnp.concatenate([zero, left[..., :-1]], axis=-1)
   from_right = jnp.concatenate([right[..., 1:], zero], axis=-1)
-  return from_left, from_right
-
-
-def _integrate_frame(prev_phase, prev_advance, prev_mag, prev_valid, mag, advance, fstep,
-                     valid, fill):
-  """Phase of one frame ``[..., bins]`` given the previous frame (the two-row heap, exactly).
-
-  A bin is reached first from whichever of its three neighbours (previous frame,
-  lower bin, upper bin) carries the widest path; bins reached from the previous
-  frame are roots (time integration), the rest follow chains of frequency steps
-  from the nearest root in the direction they were reached from. Islands of
-  valid bins with no valid previous-frame neighbour are seeded at their local
-  maxima with the ``fill`` phase.
-  """
-  c = jnp.where(valid, mag, 0.0)
-  seed = jnp.where(valid & prev_valid, prev_mag, 0.0)
-  from_left, from_right = _incoming(seed, c)
-  orphan = valid & (jnp.maximum(seed, jnp.maximum(from_left, from_right)) <= 0.0)
-  seed = jnp.where(orphan, c, seed)
-  from_left, from_right = _incoming(seed, c)
   is_root = valid & (seed >= from_left) & (seed >= from_right) & (seed > 0)
   is_left = valid & ~is_root & (from_left >= from_right)
-  root_phase = jnp.where(orphan, fill, prev_phase + 0.5 * (prev_advance + advance))
+  root_phase = jnp.where(from_prev, prev_phase + 0.5 * (prev_advance + advance), fill)
 
   steps = 0.5 * (fstep[..., :-1] + fstep[..., 1:])
   cum = jnp.concatenate([jnp.zeros_like(steps[..., :1]), jnp.cumsum(steps, axis=-1)], axis=-1)
@@ -331,8 +320,8 @@ def rtpghi_step(
   else:
     fill = jax.random.uniform(jax.random.fold_in(key, state.index), state.cur_mag.shape,
                               jnp.float32, -np.pi, np.pi)
-  phase = _integrate_frame(state.prev_phase, state.prev_advance, state.prev_mag, state.prev_valid,
-                           state.cur_mag, advance, fstep, valid, fill)
+  phase = _integrate_frame(state.prev_phase, state.prev_advance, state.prev_valid, state.prev_mag,
+                           state.cur_mag, advance, fstep, valid, fill, 1e-3 * tol)
   new_state = RTPGHIState(state.cur_mag, phase, advance, valid, state.cur_log, mag_next, log_next,
                           state.index + 1)
   return new_state, phase
@@ -384,5 +373,7 @@ def rtpghi(
   hop_length, win_length = _common.check_sizes(n_fft, hop_length, win_length)
   S = _common.check_magnitude(S, n_fft=n_fft)
   gamma = window_gamma(window, win_length) if gamma is None else float(gamma)
+  if not tol > 0:
+    raise ValueError(f"tol must be > 0, got {tol}")
   return _compiled_rtpghi()(S, key, n_fft=n_fft, hop_length=hop_length, gamma=gamma,
                             tol=float(tol), global_tol=bool(global_tol))
