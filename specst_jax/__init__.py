@@ -60,3 +60,7 @@ from specst_jax.style import (
     style_loss,
     style_target,
 )
+# ESC-50 data and the trained classifier (specst_jax.training, the loop, is imported on demand:
+# it pulls in orbax).
+from specst_jax import esc50
+from specst_jax.pretrained import default_weights_path, load_wyse

@@ -394,6 +394,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       state, m = train_fn(state, b, dropout_key)
       for k, v in jax.device_get(m).items():
         totals[k] = totals.get(k, 0.0) + float(v)
+      if config.get("log_every", 0) and int(state.step) % config.log_every == 0:
+        log(f"epoch {epoch} step {int(state.step)}: running train loss "
+            f"{totals['loss'] / totals['count']:.4f}, accuracy "
+            f"{totals['correct'] / totals['count']:.4f} ({time.time() - t0:.0f} s)")
     train_time = time.time() - t0
     record = {"epoch": epoch, "step": int(state.step), "train_seconds": round(train_time, 2)}
     record.update({f"train_{k}": v for k, v in summarise(totals).items()})
