@@ -1,10 +1,11 @@
 r"""Times our stft / istft / melspectrogram (jitted) against librosa, in one run, and their memory.
 
 For each n_fft in ``--n_ffts`` (hop = n_fft / 4) and each case (one clip, a batch of
-``--batch`` clips, ``--duration`` s at ``--sr`` Hz), it prints the median wall time
-of ``--repeats`` calls of each side (ours and librosa alternate, so CPU contention
-from other processes hits both alike), the per-clip time, the ratio
-librosa / ours (> 1: ours is faster) and our compile time (excluded from the timings).
+``--batch`` clips, ``--duration`` s at ``--sr`` Hz), it prints the median and the
+minimum wall time of ``--rounds`` x ``--repeats`` calls of each side (ours and librosa
+alternate in blocks, so CPU contention from other processes hits both alike), the
+per-clip time, the ratio librosa / ours (> 1: ours is faster) and our compile time
+(excluded from the timings).
 With ``--long_minutes`` > 0 it then measures, each in a fresh subprocess, the peak
 resident memory (VmHWM) of stft and melspectrogram on a clip that long,
 above the process's memory just before the call.
@@ -33,7 +34,8 @@ _DURATION = flags.DEFINE_float("duration", 5.0, "Seconds per clip.")
 _BATCH = flags.DEFINE_integer("batch", 16, "Clips in the batch case.")
 _N_FFTS = flags.DEFINE_list("n_ffts", ["1024", "2048"], "FFT sizes; hop_length = n_fft // 4.")
 _N_MELS = flags.DEFINE_integer("n_mels", 128, "Mel bands for melspectrogram.")
-_REPEATS = flags.DEFINE_integer("repeats", 7, "Timed calls per measurement (median reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per side in each round.")
+_ROUNDS = flags.DEFINE_integer("rounds", 3, "Alternating rounds (ours, librosa) per measurement.")
 _LONG_MINUTES = flags.DEFINE_float(
     "long_minutes", 10.0, "Length of the clip for the memory measurement (0: skip it).")
 
@@ -70,8 +72,13 @@ def _timed(fn, arg) -> float:
   return time.perf_counter() - start
 
 
-def measure(op: str, x: np.ndarray, *, sr: int, n_fft: int, n_mels: int, repeats: int) -> dict:
-  """Median seconds per call of ours and librosa on audio ``x[..., samples]``, plus compile time."""
+def measure(op: str, x: np.ndarray, *, sr: int, n_fft: int, n_mels: int, repeats: int,
+            rounds: int) -> dict:
+  """Seconds per call (median and min) of ours and librosa on ``x[..., samples]``; compile time.
+
+  ``rounds`` times, each side runs one untimed call then ``repeats`` timed calls,
+  alternating, so both sides see the same background load and each runs with warm caches.
+  """
   fn_ours = ours(op, sr=sr, n_fft=n_fft, n_mels=n_mels)
   fn_ref = reference(op, sr=sr, n_fft=n_fft, n_mels=n_mels)
   if op == "istft":
@@ -83,13 +90,14 @@ def measure(op: str, x: np.ndarray, *, sr: int, n_fft: int, n_mels: int, repeats
   start = time.perf_counter()
   compiled = fn_ours.lower(arg_ours).compile()
   compile_s = time.perf_counter() - start
-  _timed(compiled, arg_ours)
-  _timed(fn_ref, arg_ref)
   t_ours, t_ref = [], []
-  for _ in range(repeats):  # alternate so contention hits both sides alike
-    t_ours.append(_timed(compiled, arg_ours))
-    t_ref.append(_timed(fn_ref, arg_ref))
+  for _ in range(rounds):  # alternate blocks so contention hits both sides alike
+    _timed(compiled, arg_ours)  # warm caches / allocator after the other side ran
+    t_ours += [_timed(compiled, arg_ours) for _ in range(repeats)]
+    _timed(fn_ref, arg_ref)
+    t_ref += [_timed(fn_ref, arg_ref) for _ in range(repeats)]
   return {"ours": float(np.median(t_ours)), "librosa": float(np.median(t_ref)),
+          "ours_min": float(np.min(t_ours)), "librosa_min": float(np.min(t_ref)),
           "compile": compile_s}
 
 
@@ -157,7 +165,7 @@ def measure_memory(op: str, impl: str, *, n_fft: int, sr: int, minutes: float,
 
 def main(argv):
   del argv
-  sr, n_mels, repeats = _SR.value, _N_MELS.value, _REPEATS.value
+  sr, n_mels, repeats, rounds = _SR.value, _N_MELS.value, _REPEATS.value, _ROUNDS.value
   n_samples = int(round(_DURATION.value * sr))
   rng = np.random.default_rng(0)
   cases = {
@@ -165,18 +173,21 @@ def main(argv):
       f"batch {_BATCH.value}": rng.standard_normal((_BATCH.value, n_samples)).astype(np.float32),
   }
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs; "
-        f"{_DURATION.value} s clips at {sr} Hz; median of {repeats}; load average "
+        f"{_DURATION.value} s clips at {sr} Hz; median and min of {rounds} x {repeats} calls; "
+        f"load average "
         f"{os.getloadavg()[0]:.1f} at start")
-  print("| op | n_fft | case | ours ms | librosa ms | ours ms/clip | librosa/ours | compile s |")
-  print("|---|---|---|---|---|---|---|---|")
+  print("| op | n_fft | case | ours ms | librosa ms | ours ms/clip | librosa/ours "
+        "| min: ours ms | min: librosa ms | min ratio | compile s |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|")
   for n_fft in (int(n) for n in _N_FFTS.value):
     for op in OPS:
       for case, x in cases.items():
-        r = measure(op, x, sr=sr, n_fft=n_fft, n_mels=n_mels, repeats=repeats)
+        r = measure(op, x, sr=sr, n_fft=n_fft, n_mels=n_mels, repeats=repeats, rounds=rounds)
         clips = 1 if x.ndim == 1 else x.shape[0]
         print(f"| {op} | {n_fft} | {case} | {1e3 * r['ours']:.1f} | {1e3 * r['librosa']:.1f} | "
               f"{1e3 * r['ours'] / clips:.2f} | {r['librosa'] / r['ours']:.2f} | "
-              f"{r['compile']:.2f} |", flush=True)
+              f"{1e3 * r['ours_min']:.1f} | {1e3 * r['librosa_min']:.1f} | "
+              f"{r['librosa_min'] / r['ours_min']:.2f} | {r['compile']:.2f} |", flush=True)
   print(f"load average {os.getloadavg()[0]:.1f} at end of timings")
   if _LONG_MINUTES.value > 0:
     minutes, n_fft = _LONG_MINUTES.value, int(_N_FFTS.value[0])
