@@ -141,6 +141,12 @@ def main(argv):
     print(f"{name:38s} {ours:12.4g} {ref:13.4g} {ours / ref:7.3f}")
   print(f"final terms: style {float(result.final['style']):.4g}, "
         f"content {float(result.final['content']):.4g}")
+  # Check of the frame-product form: the style loss through explicit C x C Grams (float64 numpy).
+  f_r = np.asarray(fn(setup.params, result.x)["conv"], np.float64)
+  f_s = np.asarray(fn(setup.params, x_s)["conv"], np.float64)
+  g = f_r.T @ f_r / x_c.shape[0] - f_s.T @ f_s / x_s.shape[0]
+  print(f"style loss via explicit {g.shape[0]}x{g.shape[0]} Grams in float64: "
+        f"{np.sum(g * g):.6g} (frame-product float32: {float(result.final['style']):.6g})")
 
   if _SCIPY.value:
     import scipy.optimize

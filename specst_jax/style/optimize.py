@@ -108,8 +108,8 @@ def make_targets(features_fn: FeaturesFn, params: Any, content: ArrayLike,
   """Computes the targets for one content (``x``-shaped) and one or more styles.
 
   The styles may have other lengths than the content; the generated result has
-  the content's shape. ``"input_frames"`` counts ``x.shape[0]`` (frames, or
-  image rows ``H`` for an image: see :mod:`specst_jax.models.vgg19`).
+  the content's shape. ``"input_frames"`` counts the input frames (axis -2:
+  ``x [frames, bins]``, or the image columns ``W`` of ``x [H, W, 3]``).
   """
   content = jnp.asarray(content)
   if not styles:
@@ -129,7 +129,7 @@ def make_targets(features_fn: FeaturesFn, params: Any, content: ArrayLike,
 
 
 def _input_frames(x: jax.Array) -> int:
-  return x.shape[1] if x.ndim == 3 else x.shape[0]
+  return x.shape[-2]
 
 
 def loss_terms(x: jax.Array, params: Any, targets: Targets, *, features_fn: FeaturesFn,
