@@ -24,7 +24,6 @@ import json
 import os
 import sys
 import tempfile
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -72,7 +71,6 @@ def delta_width(n_frames: int) -> int:
   return width
 
 
-@partial(jax.jit, static_argnames=("sr", "n_fft", "hop_length", "n_mels", "n_mfcc", "width"))
 def compute(y, *, sr: int, n_fft: int, hop_length: int, n_mels: int, n_mfcc: int, width: int):
   """All representations of audio ``y[samples]``; every array is ``[frames, ...]``."""
   magnitude = spectral.magnitude(spectral.stft(y, n_fft=n_fft, hop_length=hop_length))
@@ -163,7 +161,9 @@ def run(*, input_path: str | None, output_dir: str, sr: int = 22050, n_fft: int 
     source = f"built-in signal {signal!r} ({duration} s)"
   n_frames = spectral.num_frames(y.size, n_fft=n_fft, hop_length=hop_length)
   width = delta_width(n_frames)
-  arrays = compute(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, n_mfcc=n_mfcc,
+  jitted = jax.jit(compute, static_argnames=("sr", "n_fft", "hop_length", "n_mels", "n_mfcc",
+                                              "width"))
+  arrays = jitted(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, n_mfcc=n_mfcc,
                    width=width)
   arrays = {"waveform": y, **{k: np.asarray(v, np.float32) for k, v in arrays.items()}}
 
