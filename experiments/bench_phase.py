@@ -1,0 +1,177 @@
+"""Phase reconstruction benchmark: every method's SC and time next to librosa and pghipy.
+
+  python -m experiments.bench_phase [--data_dir=../shared/data] [--configs=1024:256,2048:512]
+
+Eight real clips cropped to 5 s at 22050 Hz (2 LJSpeech, the rooster, 2 music
+excerpts, 3 ESC-50 classes). For each STFT setting: spectral convergence (dB,
+median over clips of the median over seeds for random starts) and time per clip
+for a batch of 8 clips (all methods, ours and librosa's, get the same batch) and
+for one clip. Compile time is excluded from every time and printed apart.
+pghipy (numba) runs per clip on the same magnitudes, with the Hann window's
+gamma, after a warm-up call. librosa and pghipy are bench-only dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from absl import app, flags
+
+from specst_jax import audio, phase, spectral
+
+_DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data", "Root of the shared data folder.")
+_CONFIGS = flags.DEFINE_string("configs", "1024:256,2048:512", "Comma-separated n_fft:hop pairs.")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds for the random-start methods (median taken).")
+_SECONDS = flags.DEFINE_float("seconds", 5.0, "Clip length in seconds (crop or zero-pad).")
+_OUTPUT = flags.DEFINE_string("output", "", "If set, also write the results as JSON here.")
+
+SR = 22050
+# (label, path under data_dir, offset in seconds)
+CLIPS = (
+    ("speech LJ001-0001", "speech/ljspeech/LJ001-0001.flac", 0.0),
+    ("speech LJ001-0003", "speech/ljspeech/LJ001-0003.flac", 0.0),
+    ("rooster", "rooster/rooster_wyse2017.wav", 0.0),
+    ("music africa", "music/world/africa.ogg", 2.0),
+    ("music beethoven", "music/world/beethoven.ogg", 10.0),
+    ("esc50 dog", "esc50_16k/audio/1-100032-A-0.flac", 0.0),
+    ("esc50 rain", "esc50_16k/audio/1-17367-A-10.flac", 0.0),
+    ("esc50 church_bells", "esc50_16k/audio/1-13571-A-46.flac", 0.0),
+)
+OURS = (  # (method, n_iter, random start)
+    ("gla", 100, True), ("fgla", 32, True), ("fgla", 100, True), ("pghi", 0, False),
+    ("rtpghi", 0, False), ("spsi", 0, False), ("rtisi_la", 0, False), ("pghi+fgla", 32, False),
+    ("rtpghi+fgla", 32, False), ("spsi+fgla", 32, False), ("rtisi_la+fgla", 32, False),
+    (phase.DEFAULT_METHOD, phase.DEFAULT_N_ITER, False),
+)
+
+
+def load_clips(data_dir: Path, seconds: float) -> np.ndarray:
+  """``[clips, samples]`` float32 at 22050 Hz."""
+  n = int(round(seconds * SR))
+  out = []
+  for _, rel, offset in CLIPS:
+    x, _ = audio.load_audio(data_dir / rel, sr=SR)
+    x = x[int(offset * SR):][:n]
+    out.append(np.pad(x, (0, n - x.shape[0])))
+  return np.stack(out).astype(np.float32)
+
+
+def _timed(fn, repeats: int = 1):
+  """``(result, seconds)``: the best of ``repeats`` runs."""
+  best, result = np.inf, None
+  for _ in range(repeats):
+    start = time.perf_counter()
+    result = jax.block_until_ready(fn())
+    best = min(best, time.perf_counter() - start)
+  return result, best
+
+
+def _sc(S, y, n_fft, hop):
+  return np.asarray(phase.spectral_convergence(S, np.asarray(y, np.float32), n_fft=n_fft,
+                                               hop_length=hop))
+
+
+def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int) -> list[dict]:
+  import librosa  # bench-only
+
+  S = np.abs(np.asarray(spectral.stft(x, n_fft=n_fft, hop_length=hop)))  # [clips, frames, bins]
+  S_lib = np.ascontiguousarray(np.swapaxes(S, -1, -2))  # librosa: [..., bins, frames]
+  rows = []
+
+  def add(name, sc_per_clip, t_batch, t_single, compile_s=0.0):
+    rows.append(dict(method=name, sc_median=float(np.median(sc_per_clip)),
+                     sc_per_clip=[round(float(v), 2) for v in sc_per_clip],
+                     s_per_clip_batch=t_batch, s_single=t_single, compile_s=compile_s))
+
+  for name, momentum, n_iter in (("librosa gla m=0", 0.0, 100), ("librosa fgla", 0.99, 32),
+                                 ("librosa fgla", 0.99, 100)):
+    scs, times = [], []
+    for seed in range(seeds):
+      y, t = _timed(lambda s=seed: librosa.griffinlim(S_lib, n_iter=n_iter, n_fft=n_fft,
+                                                      hop_length=hop, momentum=momentum,
+                                                      random_state=s))
+      scs.append(_sc(S, y, n_fft, hop))
+      times.append(t / len(x))
+    _, t1 = _timed(lambda: librosa.griffinlim(S_lib[0], n_iter=n_iter, n_fft=n_fft,
+                                              hop_length=hop, momentum=momentum, random_state=0))
+    add(f"{name} {n_iter} it", np.median(scs, axis=0), statistics.median(times), t1)
+
+  try:
+    import pghipy  # bench-only
+
+    gamma = phase.window_gamma("hann", n_fft)
+    pghipy.pghi(S[0].astype(np.float64), n_fft, hop, gamma=gamma, tol=1e-5)  # numba warm-up
+    scs, times = [], []
+    for i in range(len(x)):
+      ph, t = _timed(lambda i=i: pghipy.pghi(S[i].astype(np.float64), n_fft, hop, gamma=gamma,
+                                             tol=1e-5), repeats=3)
+      y = spectral.istft(S[i] * np.exp(1j * ph), n_fft=n_fft, hop_length=hop)
+      scs.append(float(_sc(S[i], y, n_fft, hop)))
+      times.append(t)
+    add("pghipy (numba)", np.array(scs), float(np.mean(times)), times[0])
+  except ImportError:
+    print("pghipy not installed: skipping it", file=sys.stderr)
+
+  for method, n_iter, random_start in OURS:
+    run = lambda S_, key: phase.reconstruct(S_, n_fft=n_fft, hop_length=hop, method=method,
+                                            n_iter=n_iter, key=key)
+    start = time.perf_counter()
+    jax.block_until_ready(run(S, jax.random.key(0)))
+    first = time.perf_counter() - start
+    scs, times = [], []
+    for seed in range(seeds if random_start else 1):
+      y, t = _timed(lambda s=seed: run(S, jax.random.key(s)), repeats=1 if random_start else 2)
+      scs.append(_sc(S, y, n_fft, hop))
+      times.append(t / len(x))
+    jax.block_until_ready(run(S[0], jax.random.key(0)))  # compile the single-clip shape
+    _, t1 = _timed(lambda: run(S[0], jax.random.key(0)), repeats=2)
+    label = f"ours {method}" + (f" {n_iter} it" if "gla" in method else "")
+    if method == phase.DEFAULT_METHOD and n_iter == phase.DEFAULT_N_ITER:
+      label += " (default)"
+    add(label, np.median(scs, axis=0), statistics.median(times), t1,
+        compile_s=max(first - min(times) * len(x), 0.0))
+  return rows
+
+
+def format_table(rows: list[dict], n_fft: int, hop: int) -> str:
+  ref = next(r for r in rows if r["method"] == "librosa fgla 100 it")
+  lines = [f"n_fft {n_fft}, hop {hop} ({len(CLIPS)} clips)",
+           "| method | SC median (dB) | s/clip, batch of 8 | x librosa FGLA100 time | "
+           "s, one clip | compile s |", "|---|---|---|---|---|---|"]
+  for r in rows:
+    lines.append(f"| {r['method']} | {r['sc_median']:.2f} | {r['s_per_clip_batch']:.4f} | "
+                 f"{r['s_per_clip_batch'] / ref['s_per_clip_batch']:.3f} | {r['s_single']:.4f} | "
+                 f"{r['compile_s']:.1f} |")
+  return "\n".join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
+    return 1
+  try:
+    configs = [tuple(int(v) for v in c.split(":")) for c in _CONFIGS.value.split(",")]
+    x = load_clips(Path(_DATA_DIR.value), _SECONDS.value)
+  except (audio.AudioError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  results = {}
+  for n_fft, hop in configs:
+    rows = bench_config(x, n_fft, hop, _SEEDS.value)
+    print(format_table(rows, n_fft, hop), flush=True)
+    print("clips:", ", ".join(label for label, _, _ in CLIPS), flush=True)
+    results[f"{n_fft}:{hop}"] = rows
+  if _OUTPUT.value:
+    Path(_OUTPUT.value).write_text(json.dumps(dict(device=str(jax.devices()[0]),
+                                                   results=results), indent=2) + "\n")
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
