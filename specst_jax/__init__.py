@@ -45,8 +45,14 @@ from specst_jax.features import (
 )
 from specst_jax.phase import (
     griffin_lim,
+    pghi,
     reconstruct,
+    rtisi_la,
+    rtpghi,
+    rtpghi_init,
+    rtpghi_step,
     spectral_convergence,
+    spsi,
 )
 from specst_jax.style import (
     LossConfig,
