@@ -261,3 +261,30 @@ def test_bad_arguments():
 
 if __name__ == "__main__":
   absltest.main()
+
+
+def test_reconstruct_tool_round_trip_and_bad_file(tmp_path):
+  import json
+
+  import soundfile as sf
+
+  from experiments import reconstruct as tool
+
+  src = tmp_path / "in.wav"
+  sf.write(src, X, SR)
+  out = tmp_path / "out" / "y.wav"
+  metrics = tool.run(input_path=str(src), output_path=str(out), method="spsi+fgla", n_iter=4,
+                     n_fft=N_FFT, hop_length=HOP, sr=SR, seed=0)
+  y, sr = sf.read(out)
+  assert sr == SR and y.shape == X.shape
+  saved = json.loads(out.with_suffix(".json").read_text())
+  assert saved == metrics and saved["spectral_convergence_db"] < SC_LIMITS["spsi"]
+  assert saved["wall_s"] > 0 and saved["compile_s"] >= 0
+
+  bad = tmp_path / "bad.wav"
+  bad.write_bytes(b"not audio at all")
+  bad_out = tmp_path / "bad_out" / "y.wav"
+  with pytest.raises(ValueError, match="bad.wav"):
+    tool.run(input_path=str(bad), output_path=str(bad_out), method="spsi", n_iter=None,
+             n_fft=N_FFT, hop_length=HOP, sr=SR, seed=0)
+  assert not bad_out.parent.exists()
