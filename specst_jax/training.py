@@ -19,6 +19,8 @@ import datetime
 import functools
 import json
 import os
+import platform
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -79,8 +81,11 @@ def make_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int
 def init_state(model: WyseClassifier, tx: optax.GradientTransformation, key: jax.Array,
                input_shape: tuple[int, int]) -> TrainState:
   """Initial state for inputs ``[frames, channels]``."""
-  params = model.init(key, jnp.zeros((1,) + tuple(input_shape), jnp.float32))["params"]
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+  x = jnp.zeros((1,) + tuple(input_shape), jnp.float32)
+  params = jax.jit(model.init)(key, x)["params"]  # one compile instead of many eager ops
+  opt_state = jax.jit(tx.init)(params)
+  return TrainState(step=jnp.zeros((), jnp.int32), apply_fn=model.apply, params=params, tx=tx,
+                    opt_state=opt_state)
 
 
 # ---------------------------------------------------------------- pure steps
@@ -170,7 +175,12 @@ def jit_steps(model: WyseClassifier, aux_weight: float, mesh: Mesh
 
 def epoch_order(n: int, key: jax.Array, epoch: int) -> np.ndarray:
   """The permutation of ``n`` training examples for ``epoch`` (``fold_in(key, epoch)``)."""
-  return np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n))
+  return np.asarray(_permutation(key, epoch, n))
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _permutation(key: jax.Array, epoch: int, n: int) -> jax.Array:
+  return jax.random.permutation(jax.random.fold_in(key, epoch), n)
 
 
 def iterate_batches(x: np.ndarray, y: np.ndarray, aux: np.ndarray, batch_size: int,
@@ -440,4 +450,6 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict) 
       "config": config.to_dict(),
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
+      "command": "python -m " + " ".join(["experiments.train_classifier"] + sys.argv[1:]),
+      "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
   }
