@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import jax
-import numpy as np
 from absl import app, flags
 
 from specst_jax import esc50, pretrained, training

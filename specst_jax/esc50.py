@@ -61,7 +61,8 @@ class FeatureConfig:
   Attributes:
     representation: ``"unit_db"`` (the paper's: linear magnitude in dB re the clip
       max, clipped at ``-top_db``, scaled to [0, 1]), ``"log_mel"`` (dB of a
-      Slaney mel power spectrogram re 1.0, floored ``top_db`` below the clip max), ``"mfcc"`` (``n_mfcc``
+      Slaney mel power spectrogram re 1.0, floored ``top_db`` below the clip max),
+      ``"mfcc"`` (``n_mfcc``
       coefficients, with their first and second deltas when ``deltas``) or
       ``"log1p"`` (``log(1 + |S|)``).
     sr: sample rate in Hz the clips are resampled to.
@@ -230,7 +231,8 @@ def feature_fn(cfg: FeatureConfig) -> Callable[[jax.Array], jax.Array]:
     if cfg.representation == "unit_db":
       # == scaling.unit_db(S) (per spectrogram); written via power_to_db because
       # unit_db's array-valued ref does not trace under jit yet.
-      return scaling.power_to_db(S ** 2, ref="max", amin=1e-10, top_db=cfg.top_db) / cfg.top_db + 1.0
+      db = scaling.power_to_db(S ** 2, ref="max", amin=1e-10, top_db=cfg.top_db)
+      return db / cfg.top_db + 1.0
     if cfg.representation == "log1p":
       return scaling.log1p_magnitude(S)
     from specst_jax import features  # imported lazily: only these scales need it

@@ -112,8 +112,9 @@ def loss_and_metrics(params, batch: Batch, key: jax.Array | None, *, model: Wyse
     aux_correct = jnp.sum(w * (jnp.argmax(aux_logits, -1) == batch["aux"]))
   count = jnp.sum(w)
   loss = jnp.sum(w * per_example) / jnp.maximum(count, 1.0)
-  metrics = {"loss": jnp.sum(w * ce), "correct": jnp.sum(w * (jnp.argmax(logits, -1) == batch["y"])),
-             "aux_correct": aux_correct, "count": count}
+  correct = jnp.sum(w * (jnp.argmax(logits, -1) == batch["y"]))
+  metrics = {"loss": jnp.sum(w * ce), "correct": correct, "aux_correct": aux_correct,
+             "count": count}
   return loss, metrics
 
 
@@ -448,7 +449,7 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict) 
       "selection": "epoch with the best accuracy on a stratified val_fraction of the "
                    "training folds; test folds never used for selection",
       "config": config.to_dict(),
-      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
       "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
       "command": "python -m " + " ".join(["experiments.train_classifier"] + sys.argv[1:]),
       "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),

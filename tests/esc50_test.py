@@ -41,7 +41,7 @@ def test_metadata_and_paths_resolve_by_stem(tmp_path):
   clips = esc50.read_metadata(root)
   assert len(clips) == 40 and {c.fold for c in clips} == {1, 2, 3, 4, 5}
   paths = esc50.resolve_paths(root, clips)
-  assert all(p.stem == c.stem and p.suffix == ".wav" for p, c in zip(paths, clips))
+  assert all(p.stem == c.stem and p.suffix == ".wav" for p, c in zip(paths, clips, strict=True))
   assert esc50.class_names(clips) == [f"class{i}" for i in range(4)]
 
 

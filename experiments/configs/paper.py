@@ -8,7 +8,8 @@ first layer, 512 filters, for the cheaper representation study). Example:
 
 Differences from the paper's own training (stated in WORKSPACE.md): 16 kHz data (the
 ESC-50 copy's native rate), hence 622 frames instead of 856; Flax default init and
-Adam 2e-4 with one warm-up epoch and cosine decay (the paper: truncated-normal 0.1, Adam 0.01, 100 epochs);
+Adam 2e-4 with one warm-up epoch and cosine decay, dropout 0.2 (the paper: truncated-normal
+0.1, Adam 0.01, dropout 0.5, 100 epochs);
 the epoch is selected on a stratified 10 % of folds 1-4, never on fold 5.
 """
 
