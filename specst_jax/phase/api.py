@@ -14,7 +14,7 @@ from specst_jax.phase import single_pass as spsi_lib
 from specst_jax.phase.gla import griffin_lim
 
 DEFAULT_METHOD = "rtpghi+fgla"
-DEFAULT_N_ITER = 80
+DEFAULT_N_ITER = 100
 
 SINGLE_PASS = ("pghi", "rtpghi", "spsi", "rtisi_la")
 METHODS = ("gla", "fgla") + SINGLE_PASS + tuple(f"{m}+fgla" for m in SINGLE_PASS) + tuple(

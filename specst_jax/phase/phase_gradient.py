@@ -107,19 +107,25 @@ def phase_gradients(
 
 def _heap_walk(mag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, tol: float,
                fill: np.ndarray) -> np.ndarray:
-  """Host kernel: integrates ``[frames, bins]`` phase along a max-heap walk (float64 accumulation)."""
+  """Host kernel: integrates ``[frames, bins]`` phase along a max-heap walk (float64 accumulation).
+
+  The heap holds magnitude *ranks* (plain ints, so ``heapq`` compares in C), with
+  ties broken by position (frame, then bin), as pghipy's ``(-magnitude, (n, m))``.
+  """
   n_frames, n_bins = mag.shape
   size = n_frames * n_bins
   flat = mag.reshape(-1).astype(np.float64)
-  tg = tgrad.reshape(-1).astype(np.float64).tolist()
-  fg = fgrad.reshape(-1).astype(np.float64).tolist()
   phase = fill.reshape(-1).astype(np.float64).tolist()
   peak = float(flat.max()) if size else 0.0
   if peak <= 0.0:
     return np.asarray(phase).reshape(n_frames, n_bins)
+  tg = tgrad.reshape(-1).astype(np.float64).tolist()
+  fg = fgrad.reshape(-1).astype(np.float64).tolist()
   todo = (flat > tol * peak).tolist()
-  neg = (-flat).tolist()
-  order = np.argsort(-flat, kind="stable").tolist()  # seeds, largest first
+  order_np = np.argsort(-flat, kind="stable")
+  rank_np = np.empty(size, np.int64)
+  rank_np[order_np] = np.arange(size)
+  order, rank = order_np.tolist(), rank_np.tolist()
   heappush, heappop = heapq.heappush, heapq.heappop
   last_bin = n_bins - 1
   for seed in order:
@@ -127,32 +133,32 @@ def _heap_walk(mag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, tol: float
       continue
     todo[seed] = False
     phase[seed] = 0.0
-    heap = [(neg[seed], seed)]
+    heap = [rank[seed]]
     while heap:
-      _, i = heappop(heap)
+      i = order[heappop(heap)]
       p, m = phase[i], i % n_bins
       j = i + n_bins  # next frame
       if j < size and todo[j]:
         todo[j] = False
         phase[j] = p + 0.5 * (tg[i] + tg[j])
-        heappush(heap, (neg[j], j))
+        heappush(heap, rank[j])
       j = i - n_bins  # previous frame
       if j >= 0 and todo[j]:
         todo[j] = False
         phase[j] = p - 0.5 * (tg[i] + tg[j])
-        heappush(heap, (neg[j], j))
+        heappush(heap, rank[j])
       if m < last_bin:
         j = i + 1
         if todo[j]:
           todo[j] = False
           phase[j] = p + 0.5 * (fg[i] + fg[j])
-          heappush(heap, (neg[j], j))
+          heappush(heap, rank[j])
       if m > 0:
         j = i - 1
         if todo[j]:
           todo[j] = False
           phase[j] = p - 0.5 * (fg[i] + fg[j])
-          heappush(heap, (neg[j], j))
+          heappush(heap, rank[j])
   return np.mod(np.asarray(phase) + np.pi, 2 * np.pi).reshape(n_frames, n_bins) - np.pi
 
 
