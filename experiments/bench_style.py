@@ -94,10 +94,14 @@ def main(argv):
       p, x, t, features_fn=fn, config=cfg, optimizer="lbfgs", n_iter=_N_ITER.value))
   compiled = run.lower(setup.params, x0, targets).compile()
   setup_s = time.perf_counter() - t_start
+  print(f"set-up + compile: {setup_s:.1f} s; optimising ({_N_ITER.value} L-BFGS iterations)",
+        flush=True)
 
   t0 = time.perf_counter()
   result = jax.block_until_ready(compiled(setup.params, x0, targets))
   opt_s = time.perf_counter() - t0
+  print(f"optimisation: {opt_s:.1f} s, {int(result.n_evals)} evaluations, final loss "
+        f"{float(result.final['total']):.6g}", flush=True)
 
   t0 = time.perf_counter()
   S_r = pl.from_representation(result.x, "log1p")
@@ -159,7 +163,7 @@ def main(argv):
     t0 = time.perf_counter()
     res = scipy.optimize.minimize(f, np.asarray(x0, np.float64).ravel(), jac=True,
                                   method="L-BFGS-B", options=dict(maxiter=_N_ITER.value))
-    print(f"scipy L-BFGS-B on the same loss: final loss {res.fun:.4g}, {res.nfev} evaluations, "
+    print(f"scipy L-BFGS-B (maxiter {_N_ITER.value}) on the same loss: final loss {res.fun:.4g}, {res.nfev} evaluations, "
           f"{res.nit} iterations, {time.perf_counter() - t0:.1f} s")
 
   if _MEM.value > 0:
