@@ -174,10 +174,12 @@ class PGHITest(chex.TestCase, parameterized.TestCase):
     expected = np.angle(np.exp(1j * 2 * np.pi * HOP * k / N_FFT))
     np.testing.assert_allclose(step, expected, atol=1e-3)
 
-  def test_pghi_under_jit(self):
+  def test_pghi_under_jit_and_vmap(self):
     f = jax.jit(functools.partial(phase.pghi, n_fft=N_FFT, hop_length=HOP))
-    np.testing.assert_allclose(np.asarray(f(S)), np.asarray(phase.pghi(S, n_fft=N_FFT,
-                               hop_length=HOP)), atol=1e-5)
+    eager = np.asarray(phase.pghi(S, n_fft=N_FFT, hop_length=HOP))
+    np.testing.assert_allclose(np.asarray(f(S)), eager, atol=1e-5)
+    batched = np.asarray(jax.vmap(f)(np.stack([S, S])))
+    np.testing.assert_allclose(batched, np.stack([eager, eager]), atol=1e-5)
 
 
 class SPSITest(chex.TestCase):

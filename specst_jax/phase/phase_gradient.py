@@ -163,7 +163,8 @@ def _heap_walk(mag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, tol: float
 
 
 def _heap_walk_batched(mag, tgrad, fgrad, fill, tol):
-  mag, tgrad, fgrad, fill = (np.asarray(a) for a in (mag, tgrad, fgrad, fill))
+  # Under vmap ("expand_dims") unbatched operands arrive with size-1 axes: broadcast.
+  mag, tgrad, fgrad, fill = np.broadcast_arrays(*(np.asarray(a) for a in (mag, tgrad, fgrad, fill)))
   batch = mag.shape[:-2]
   out = np.empty(mag.shape, np.float32)
   for index in np.ndindex(*batch):
