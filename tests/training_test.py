@@ -150,3 +150,29 @@ def test_load_wyse_errors(tmp_path):
   (tmp_path / "bad.json").write_text("{}")
   with pytest.raises(ValueError, match="not a specst-jax weights file"):
     pretrained.load_wyse(tmp_path / "bad.msgpack")
+
+
+def test_shipped_weights_load_and_classify():
+  """The shipped file loads with the paper's settings; on real fold-5 clips it beats chance."""
+  path = pretrained.default_weights_path()
+  assert path.is_file(), f"shipped weights missing: {path}"
+  module, params, prov = pretrained.load_wyse()
+  assert (prov["sr"], prov["n_fft"], prov["hop_length"], prov["center"]) == (16000, 512, 128, False)
+  assert prov["representation"] == "unit_db" and prov["n_frames"] == 622
+  assert len(prov["classes"]) == 50 and prov["classes"][0] == "dog"
+  assert prov["train_folds"] == [1, 2, 3, 4] and prov["test_folds"] == [5]
+  assert len(prov["centroid_edges"]) == 15 and np.all(np.diff(prov["centroid_edges"]) > 0)
+  logits, acts = module.apply({"params": params}, jnp.zeros((1, 622, 257)))
+  assert logits.shape == (1, 50) and acts["conv1"].shape == (1, 622, 2048)
+  if not DATA.is_dir():
+    pytest.skip("ESC-50 data not present: accuracy part skipped")
+  clips = [c for c in esc50.read_metadata(DATA) if c.fold == 5][::20]  # 20 clips
+  cfg = esc50.FeatureConfig(**prov["config"]["features"])
+  x = esc50.feature_fn(cfg)(esc50.load_waveforms(esc50.resolve_paths(DATA, clips), cfg.sr))
+  pred = np.asarray(jax.jit(module.apply)({"params": params}, x)[0]).argmax(-1)
+  correct = int(np.sum(pred == np.array([c.target for c in clips])))
+  # Chance is 1 in 50: P(>= SHIPPED_MIN_CORRECT of 20 by chance) < 1e-2.
+  assert correct >= SHIPPED_MIN_CORRECT, f"{correct} of 20 fold-5 clips correct"
+
+
+SHIPPED_MIN_CORRECT = 3
