@@ -30,6 +30,10 @@ _CONFIGS = flags.DEFINE_string("configs", "1024:256,2048:512", "Comma-separated 
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds for the random-start methods (median taken).")
 _SECONDS = flags.DEFINE_float("seconds", 5.0, "Clip length in seconds (crop or zero-pad).")
 _OUTPUT = flags.DEFINE_string("output", "", "If set, also write the results as JSON here.")
+_SWEEP = flags.DEFINE_string("sweep", "", "Comma-separated n_iter values: extra rows for the "
+                             "default method (to find where it reaches librosa's FGLA-100 SC).")
+_SWEEP_ONLY = flags.DEFINE_bool("sweep_only", False, "Run only librosa FGLA 100 it and the "
+                                "--sweep rows (a quick look at the default's speed/quality).")
 
 SR = 22050
 # (label, path under data_dir, offset in seconds)
@@ -77,7 +81,8 @@ def _sc(S, y, n_fft, hop):
                                                hop_length=hop))
 
 
-def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int) -> list[dict]:
+def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[int, ...] = (),
+                 sweep_only: bool = False) -> list[dict]:
   import librosa  # bench-only
 
   S = np.abs(np.asarray(spectral.stft(x, n_fft=n_fft, hop_length=hop)))  # [clips, frames, bins]
@@ -89,8 +94,9 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int) -> list[dict]:
                      sc_per_clip=[round(float(v), 2) for v in sc_per_clip],
                      s_per_clip_batch=t_batch, s_single=t_single, compile_s=compile_s))
 
-  for name, momentum, n_iter in (("librosa gla m=0", 0.0, 100), ("librosa fgla", 0.99, 32),
-                                 ("librosa fgla", 0.99, 100)):
+  librosa_runs = (("librosa gla m=0", 0.0, 100), ("librosa fgla", 0.99, 32),
+                  ("librosa fgla", 0.99, 100))
+  for name, momentum, n_iter in librosa_runs[2:] if sweep_only else librosa_runs:
     scs, times = [], []
     for seed in range(seeds):
       y, t = _timed(lambda s=seed: librosa.griffinlim(S_lib, n_iter=n_iter, n_fft=n_fft,
@@ -103,6 +109,8 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int) -> list[dict]:
     add(f"{name} {n_iter} it", np.median(scs, axis=0), statistics.median(times), t1)
 
   try:
+    if sweep_only:
+      raise ImportError
     import pghipy  # bench-only
 
     gamma = phase.window_gamma("hann", n_fft)
@@ -116,9 +124,12 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int) -> list[dict]:
       times.append(t)
     add("pghipy (numba)", np.array(scs), float(np.mean(times)), times[0])
   except ImportError:
-    print("pghipy not installed: skipping it", file=sys.stderr)
+    if not sweep_only:
+      print("pghipy not installed: skipping it", file=sys.stderr)
 
-  for method, n_iter, random_start in OURS:
+  ours = () if sweep_only else OURS
+  ours += tuple((phase.DEFAULT_METHOD, n, False) for n in sweep)
+  for method, n_iter, random_start in ours:
     run = lambda S_, key: phase.reconstruct(S_, n_fft=n_fft, hop_length=hop, method=method,
                                             n_iter=n_iter, key=key)
     start = time.perf_counter()
@@ -163,7 +174,8 @@ def main(argv):
     return 1
   results = {}
   for n_fft, hop in configs:
-    rows = bench_config(x, n_fft, hop, _SEEDS.value)
+    sweep = tuple(int(v) for v in _SWEEP.value.split(",") if v)
+    rows = bench_config(x, n_fft, hop, _SEEDS.value, sweep, _SWEEP_ONLY.value)
     print(format_table(rows, n_fft, hop), flush=True)
     print("clips:", ", ".join(label for label, _, _ in CLIPS), flush=True)
     results[f"{n_fft}:{hop}"] = rows
