@@ -290,3 +290,10 @@ def test_reconstruct_tool_round_trip_and_bad_file(tmp_path):
     tool.run(input_path=str(bad), output_path=str(bad_out), method="spsi", n_iter=None,
              n_fft=N_FFT, hop_length=HOP, sr=SR, seed=0)
   assert not bad_out.parent.exists()
+
+
+@pytest.mark.parametrize("method", ["fgla", "pghi", "rtpghi", "spsi", "rtisi_la", "rtpghi+fgla"])
+def test_silence_gives_finite_silence(method):
+  y = np.asarray(phase.reconstruct(np.zeros_like(S), n_fft=N_FFT, hop_length=HOP, method=method,
+                                   n_iter=16, key=KEY))
+  assert np.all(np.isfinite(y)) and np.abs(y).max() == 0.0
