@@ -13,6 +13,7 @@ gamma, after a warm-up call. librosa and pghipy are bench-only dependencies.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import sys
@@ -81,6 +82,10 @@ def _sc(S, y, n_fft, hop):
                                                hop_length=hop))
 
 
+def _ours(S, key, *, n_fft, hop, method, n_iter):
+  return phase.reconstruct(S, n_fft=n_fft, hop_length=hop, method=method, n_iter=n_iter, key=key)
+
+
 def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[int, ...] = (),
                  sweep_only: bool = False) -> list[dict]:
   import librosa  # bench-only
@@ -99,13 +104,12 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
   for name, momentum, n_iter in librosa_runs[2:] if sweep_only else librosa_runs:
     scs, times = [], []
     for seed in range(seeds):
-      y, t = _timed(lambda s=seed: librosa.griffinlim(S_lib, n_iter=n_iter, n_fft=n_fft,
-                                                      hop_length=hop, momentum=momentum,
-                                                      random_state=s))
+      y, t = _timed(functools.partial(librosa.griffinlim, S_lib, n_iter=n_iter, n_fft=n_fft,
+                                      hop_length=hop, momentum=momentum, random_state=seed))
       scs.append(_sc(S, y, n_fft, hop))
       times.append(t / len(x))
-    _, t1 = _timed(lambda: librosa.griffinlim(S_lib[0], n_iter=n_iter, n_fft=n_fft,
-                                              hop_length=hop, momentum=momentum, random_state=0))
+    _, t1 = _timed(functools.partial(librosa.griffinlim, S_lib[0], n_iter=n_iter, n_fft=n_fft,
+                                     hop_length=hop, momentum=momentum, random_state=0))
     add(f"{name} {n_iter} it", np.median(scs, axis=0), statistics.median(times), t1)
 
   try:
@@ -130,18 +134,18 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
   ours = () if sweep_only else OURS
   ours += tuple((phase.DEFAULT_METHOD, n, False) for n in sweep)
   for method, n_iter, random_start in ours:
-    run = lambda S_, key: phase.reconstruct(S_, n_fft=n_fft, hop_length=hop, method=method,
-                                            n_iter=n_iter, key=key)
+    run = functools.partial(_ours, n_fft=n_fft, hop=hop, method=method, n_iter=n_iter)
     start = time.perf_counter()
     jax.block_until_ready(run(S, jax.random.key(0)))
     first = time.perf_counter() - start
     scs, times = [], []
     for seed in range(seeds if random_start else 1):
-      y, t = _timed(lambda s=seed: run(S, jax.random.key(s)), repeats=1 if random_start else 2)
+      y, t = _timed(functools.partial(run, S, jax.random.key(seed)),
+                    repeats=1 if random_start else 2)
       scs.append(_sc(S, y, n_fft, hop))
       times.append(t / len(x))
     jax.block_until_ready(run(S[0], jax.random.key(0)))  # compile the single-clip shape
-    _, t1 = _timed(lambda: run(S[0], jax.random.key(0)), repeats=2)
+    _, t1 = _timed(functools.partial(run, S[0], jax.random.key(0)), repeats=2)
     label = f"ours {method}" + (f" {n_iter} it" if "gla" in method else "")
     if method == phase.DEFAULT_METHOD and n_iter == phase.DEFAULT_N_ITER:
       label += " (default)"

@@ -9,8 +9,8 @@ from specst_jax.phase.api import DEFAULT_METHOD, DEFAULT_N_ITER, METHODS, recons
 from specst_jax.phase.gla import griffin_lim, spectral_convergence
 from specst_jax.phase.phase_gradient import (
     RTPGHIState,
-    phase_gradients,
     pghi,
+    phase_gradients,
     rtpghi,
     rtpghi_init,
     rtpghi_step,
@@ -18,3 +18,21 @@ from specst_jax.phase.phase_gradient import (
 )
 from specst_jax.phase.rtisi import rtisi_la
 from specst_jax.phase.single_pass import spsi
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "DEFAULT_N_ITER",
+    "METHODS",
+    "RTPGHIState",
+    "griffin_lim",
+    "pghi",
+    "phase_gradients",
+    "reconstruct",
+    "rtisi_la",
+    "rtpghi",
+    "rtpghi_init",
+    "rtpghi_step",
+    "spectral_convergence",
+    "spsi",
+    "window_gamma",
+]

@@ -24,7 +24,8 @@ def check_window(window) -> None:
   """Only hashable window specs (names, ``(name, param)`` tuples) reach the compiled loops."""
   if not isinstance(window, str | tuple):
     raise ValueError(
-        f"window: phase reconstruction takes a window name or (name, param) tuple, got {type(window)}"
+        "window: phase reconstruction takes a window name or (name, param) tuple, "
+        f"got {type(window)}"
     )
 
 

@@ -219,7 +219,7 @@ def pghi(
 
 
 class RTPGHIState(NamedTuple):
-  """Streaming state: frame ``n - 1`` (done) and frame ``n`` (waiting for ``n + 1``); ``[..., bins]``."""
+  """Streaming state: frame ``n - 1`` (done), frame ``n`` (waits for ``n + 1``); ``[..., bins]``."""
 
   prev_mag: jax.Array
   prev_phase: jax.Array

@@ -1,4 +1,4 @@
-"""Real-time iterative spectrogram inversion with look-ahead (RTISI-LA; Zhu, Beauregard & Wyse 2007).
+"""Real-time iterative spectrogram inversion, look-ahead (RTISI-LA; Zhu, Beauregard & Wyse 2007).
 
 Frames are committed one at a time. When frame ``n + k`` arrives (``k`` frames of
 look-ahead), it gets the phase of the STFT of the partial reconstruction at its
@@ -46,6 +46,11 @@ def _shifted_squares(window: np.ndarray, *, hop_length: int, look_ahead: int) ->
   return rows
 
 
+def _drop_first_frame(a: jax.Array) -> jax.Array:
+  """``[..., k + 1, bins]`` -> frames ``1 .. k`` then a zero frame."""
+  return jnp.concatenate([a[..., 1:, :], jnp.zeros_like(a[..., :1, :])], axis=-2)
+
+
 def _rtisi_scan(S, *, n_fft, hop_length, win_length, window, look_ahead, n_inner):
   k = look_ahead
   w_np = spectral._padded_window(window, win_length, n_fft)  # noqa: SLF001
@@ -88,8 +93,7 @@ def _rtisi_scan(S, *, n_fft, hop_length, win_length, window, look_ahead, n_inner
     acc = acc.at[..., :n_fft].add(jnp.fft.irfft(committed, n=n_fft, axis=-1) * w)
     acc = jnp.concatenate([acc[..., hop_length:], jnp.zeros(batch + (hop_length,), acc.dtype)],
                           axis=-1)
-    shift = lambda a: jnp.concatenate([a[..., 1:, :], jnp.zeros_like(a[..., :1, :])], axis=-2)
-    return (acc, shift(est), shift(mags)), committed
+    return (acc, _drop_first_frame(est), _drop_first_frame(mags)), committed
 
   # Frame n = t - k is committed at step t; the first k steps only fill the look-ahead.
   acc0 = jnp.zeros(batch + (size,), jnp.float32)
