@@ -93,14 +93,22 @@ def test_resume_reaches_the_same_parameters(fake, tmp_path):
 
 
 def test_standardised_representation_and_no_aux(fake, tmp_path):
-  c = _config(fake, aux_weight=0.0, standardize=True, num_epochs=1)
+  c = _config(fake, aux_weight=0.0, standardize=True)
   c.features.representation = "mfcc"
-  out = training.train_and_evaluate(c, tmp_path, log=lambda s: None)
-  assert "aux_head" not in out["state"].params
-  xtr = out["splits"].arrays["train"][0]
+  splits = training.prepare_splits(c, log=lambda s: None)
+  xtr = splits.arrays["train"][0]
   np.testing.assert_allclose(xtr.mean(axis=(0, 1)), 0, atol=1e-4)
-  module, _, prov = pretrained.load_wyse(tmp_path / "best.msgpack")
+  np.testing.assert_allclose(xtr.std(axis=(0, 1)), 1, atol=1e-3)
+  assert len(splits.arrays["val"][0]) == 8 and len(splits.arrays["test"][0]) == 8
+  model = training.make_model(c)
+  params = jax.jit(model.init)(jax.random.key(0), jnp.asarray(xtr[:1]))["params"]
+  assert "aux_head" not in params
+  training.export_model(tmp_path / "m.msgpack", params, splits,
+                        training.provenance(c, splits, {"epoch": 1}))
+  module, loaded, prov = pretrained.load_wyse(tmp_path / "m.msgpack")
   assert module.n_aux_classes == 0 and prov["mean"].shape == (24,)
+  assert prov["representation"] == "mfcc" and prov["classes"] == [f"class{i}" for i in range(4)]
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(params), loaded)
 
 
 def test_data_parallel_matches_single_device():
