@@ -259,39 +259,41 @@ def test_bad_arguments():
     phase.reconstruct(S, n_fft=N_FFT, hop_length=HOP, method="fgla")
 
 
-if __name__ == "__main__":
-  absltest.main()
-
-
 def test_reconstruct_tool_round_trip_and_bad_file(tmp_path):
+  """The CLI in its own process (experiment modules own global absl flags)."""
   import json
+  import subprocess
+  import sys
+  from pathlib import Path
 
   import soundfile as sf
 
-  from experiments import reconstruct as tool
+  def tool(*args):
+    return subprocess.run([sys.executable, "-m", "experiments.reconstruct", *args],
+                          capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
 
   src = tmp_path / "in.wav"
   sf.write(src, X, SR)
   out = tmp_path / "out" / "y.wav"
-  metrics = tool.run(input_path=str(src), output_path=str(out), method="spsi+fgla", n_iter=4,
-                     n_fft=N_FFT, hop_length=HOP, sr=SR, seed=0)
+  settings = [f"--n_fft={N_FFT}", f"--hop_length={HOP}", f"--sr={SR}", "--seed=0"]
+  r = tool(f"--input={src}", f"--output={out}", "--method=spsi+fgla", "--n_iter=4", *settings)
+  assert r.returncode == 0, r.stderr
   y, sr = sf.read(out)
   assert sr == SR and y.shape == X.shape
   saved = json.loads(out.with_suffix(".json").read_text())
-  assert saved == metrics and saved["spectral_convergence_db"] < SC_LIMITS["spsi"]
+  assert saved["spectral_convergence_db"] < SC_LIMITS["spsi"]
   assert saved["wall_s"] > 0 and saved["compile_s"] >= 0
 
   bad = tmp_path / "bad.wav"
   bad.write_bytes(b"not audio at all")
   bad_out = tmp_path / "bad_out" / "y.wav"
-  with pytest.raises(ValueError, match="bad.wav"):
-    tool.run(input_path=str(bad), output_path=str(bad_out), method="spsi", n_iter=None,
-             n_fft=N_FFT, hop_length=HOP, sr=SR, seed=0)
+  r = tool(f"--input={bad}", f"--output={bad_out}", "--method=spsi", *settings)
+  assert r.returncode == 1
+  assert "bad.wav" in r.stderr and "Traceback" not in r.stderr
+  assert len(r.stderr.strip().splitlines()) == 1
   assert not bad_out.parent.exists()
 
 
-@pytest.mark.parametrize("method", ["fgla", "pghi", "rtpghi", "spsi", "rtisi_la", "rtpghi+fgla"])
-def test_silence_gives_finite_silence(method):
-  y = np.asarray(phase.reconstruct(np.zeros_like(S), n_fft=N_FFT, hop_length=HOP, method=method,
-                                   n_iter=16, key=KEY))
-  assert np.all(np.isfinite(y)) and np.abs(y).max() == 0.0
+if __name__ == "__main__":
+  absltest.main()
