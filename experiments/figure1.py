@@ -48,8 +48,8 @@ _OUT = flags.DEFINE_string("output_dir", "out/figure1", "output folder")
 _QUICK = flags.DEFINE_bool("quick", False, "tiny configuration for tests (1 pair, 1 seed, 1 s)")
 _SEEDS = flags.DEFINE_integer("seeds", 2, "seeds per pair (init noise, random weights)")
 _PAIRS = flags.DEFINE_integer("pairs", 3, "content/style pairs (the paper's first)")
-_N_ITER = flags.DEFINE_integer("n_iter", 200, "Adam iterations of the Wyse conditions "
-                               "(paper 600-3000; 200 fits the 2-core CPU budget)")
+_N_ITER = flags.DEFINE_integer("n_iter", 100, "Adam iterations of the Wyse conditions "
+                               "(paper 600-3000; 100 fits the 2-core CPU budget)")
 _LR = flags.DEFINE_float("learning_rate", 0.01, "Adam step size of the Wyse conditions (the "
                           "paper: 2.0, which destroys the content here: WORKSPACE.md)")
 _NOISE = flags.DEFINE_float("noise", 0.7, "r of the noise conditions: r U(-1,1) + (1-r) content")
@@ -59,7 +59,7 @@ _DATA = flags.DEFINE_string("data_dir", "../shared/data", "shared data root; mis
 _WEIGHTS = flags.DEFINE_string("weights", None, "trained Wyse weights .msgpack (default: shipped); "
                                "'random': none (conditions a and c then use a random stand-in)")
 _VGG_WEIGHTS = flags.DEFINE_string("vgg_weights", None, "VGG-19 ImageNet weights (default: random)")
-_VGG_ITER = flags.DEFINE_integer("vgg_iter", 30, "L-BFGS iterations of the VGG-19 row")
+_VGG_ITER = flags.DEFINE_integer("vgg_iter", 5, "L-BFGS iterations of the VGG-19 row")
 _EXTRA_PAIRS = flags.DEFINE_integer("extra_pairs", 1, "pairs of the Ulyanov and VGG-19 rows "
                                     "(seed 0 only: they are the costly rows on this CPU)")
 _ULY_ITER = flags.DEFINE_integer("ulyanov_iter", 60, "L-BFGS iterations of the Ulyanov row")
