@@ -69,7 +69,7 @@ _PHASE = flags.DEFINE_string("phase_method", "rtpghi+fgla", "phase reconstructio
 _PHASE_ITER = flags.DEFINE_integer("phase_iter", 100, "phase reconstruction GLA iterations")
 _CONDITIONS = flags.DEFINE_list("conditions", "a,b,c,d,ulyanov,vgg19", "conditions to run")
 
-QUICK = dict(pairs=1, seeds=1, duration=1.0, n_iter=4, vgg_iter=2, extra_pairs=1,
+QUICK = dict(pairs=1, seeds=1, duration=1.0, n_iter=4, vgg_iter=1, extra_pairs=1,
              ulyanov_iter=3, ulyanov_filters=64, phase_method="fgla", phase_iter=4)
 CONDITION_KEYS = ("a", "b", "c", "d", "ulyanov", "vgg19")
 DEFAULT_STFT = dict(sr=16000, n_fft=512, hop_length=128, center=False)  # without trained weights
@@ -237,7 +237,7 @@ def _setups(cond: Condition, s: dict, trained, n_bins: int, seeds: list[int]) ->
                              filters=s["ulyanov_filters"]) for seed in seeds]
   kw = {}
   if s["quick"]:  # shallow layers only: a cheap check of the path, labelled
-    kw = dict(style_layers=("conv1_1", "conv2_1"), content_layer="conv2_1")
+    kw = dict(style_layers=("conv1_1",), content_layer="conv1_1")
   if s["vgg_weights"]:
     from specst_jax.models import vgg19_weights
     params, prep = vgg19_weights.load_vgg19_weights(s["vgg_weights"])
@@ -496,7 +496,7 @@ def run(s: dict, out: Path) -> dict:
     per["sc_db"] = res["sc"]
     label = cond.label if cond.net != "vgg19" else f"VGG-19 ({res['weights'].split(' ')[0]})"
     if cond.net == "vgg19" and s["quick"]:
-      label += " [quick: conv1_1+conv2_1 only]"
+      label += " [quick: conv1_1 only]"
     rows.append(dict(key=cond.key, label=label, weights=res["weights"],
                      items=[dict(pair=pairs[p].name, seed=k) for p, k in res["items"]],
                      per_item=per, summary=_summary(per), stft=res["stft"],
