@@ -268,7 +268,9 @@ def run_condition(cond: Condition, s: dict, trained, pairs: list[Pair], wyse_stf
   stft = _stft(cond, wyse_stft)
   extra = cond.net != "wyse"
   n_pairs = min(len(pairs), s["extra_pairs"]) if extra else len(pairs)
-  seeds = [0] if extra else list(range(s["seeds"]))
+  # Trained weights from the content have no randomness: one seed (the others would repeat it).
+  deterministic = cond.trained and cond.init == "content" and trained is not None
+  seeds = [0] if extra or deterministic else list(range(s["seeds"]))
   S_c = _magnitudes(np.stack([p.content for p in pairs[:n_pairs]]), stft)
   S_s = _magnitudes(np.stack([p.style for p in pairs[:n_pairs]]), stft)
   setups = _setups(cond, s, trained, S_c.shape[-1], seeds)
