@@ -100,7 +100,8 @@ def main(argv):
   t0 = time.perf_counter()
   result = jax.block_until_ready(compiled(setup.params, x0, targets))
   opt_s = time.perf_counter() - t0
-  print(f"optimisation: {opt_s:.1f} s, {int(result.n_evals)} evaluations, final loss "
+  print(f"optimisation: {opt_s:.1f} s, {int(result.n_iter)} iterations (early stop at ftol 1e-6), "
+        f"{int(result.n_evals)} evaluations, final loss "
         f"{float(result.final['total']):.6g}", flush=True)
 
   t0 = time.perf_counter()

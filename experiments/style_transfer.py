@@ -248,7 +248,8 @@ def run(s: dict) -> dict:
       random_weights=setup.weights.lower().startswith("random"),
       loss_curve=[float(v) for v in curve],
       final_losses={k: float(v) for k, v in result.final.items()},
-      n_evaluations=int(result.n_evals), compile_time_s=compile_time,
+      n_evaluations=int(result.n_evals), n_iterations_done=int(result.n_iter),
+      compile_time_s=compile_time,
       optimize_time_s=opt_time, phase_time_s=phase_time,
       wall_time_s=time.perf_counter() - t_start, device=str(jax.devices()[0]),
       content_frames=int(S_c.shape[0]), style_frames=[int(S.shape[0]) for S in S_s])
