@@ -164,7 +164,8 @@ def main(argv):
     t0 = time.perf_counter()
     res = scipy.optimize.minimize(f, np.asarray(x0, np.float64).ravel(), jac=True,
                                   method="L-BFGS-B", options=dict(maxiter=_N_ITER.value))
-    print(f"scipy L-BFGS-B (maxiter {_N_ITER.value}) on the same loss: final loss {res.fun:.4g}, {res.nfev} evaluations, "
+    print(f"scipy L-BFGS-B (maxiter {_N_ITER.value}) on the same loss: final loss "
+          f"{res.fun:.4g}, {res.nfev} evaluations, "
           f"{res.nit} iterations, {time.perf_counter() - t0:.1f} s")
 
   if _MEM.value > 0:
@@ -173,7 +174,7 @@ def main(argv):
            f"--compute_dtype={_DTYPE.value}", f"--filters={_FILTERS.value}",
            f"--data_dir={_DATA.value}", "--memory_seconds=0"]
     out = subprocess.run(cmd, capture_output=True, text=True)
-    line = [l for l in out.stdout.splitlines() if l.startswith("MAXRSS_MB")]
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("MAXRSS_MB")]
     print(f"peak resident memory, {_MEM.value:g} s content + style (5 L-BFGS + 5 GLA iterations): "
           f"{line[0].split()[1] + ' MB' if line else 'failed: ' + out.stderr[-500:]}")
 

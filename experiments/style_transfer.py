@@ -55,7 +55,8 @@ _WEIGHTS = flags.DEFINE_string(
     "(default: the shipped ones when present) or 'random'; ulyanov: unused (always random)")
 _OPTIMIZER = flags.DEFINE_enum("optimizer", None, ["lbfgs", "adam"], "optimiser (net default)")
 _N_ITER = flags.DEFINE_integer("n_iter", None, "optimiser iterations (net default)")
-_LR = flags.DEFINE_float("learning_rate", None, "Adam step size (net default; wyse 0.01, the paper said 2.0)")
+_LR = flags.DEFINE_float("learning_rate", None,
+                         "Adam step size (net default; wyse 0.01, the paper said 2.0)")
 _INIT = flags.DEFINE_enum("init", None, ["noise", "content", "mix"], "initialisation")
 _NOISE = flags.DEFINE_float("noise", None, "r of init=mix: r * U(-1, 1) + (1 - r) * content")
 _SR = flags.DEFINE_integer("sr", None, "sample rate of the run (inputs are resampled)")
@@ -119,7 +120,8 @@ def _wyse_params(s: dict, key: jax.Array, n_bins: int) -> pl.NetSetup:
     from specst_jax import pretrained  # helper E's module; may not exist yet
   except ImportError:
     if flag:
-      raise ValueError(f"--weights={flag}: specst_jax.pretrained (the Wyse loader) is missing")
+      raise ValueError(
+          f"--weights={flag}: specst_jax.pretrained (the Wyse loader) is missing") from None
     logging.warning("specst_jax.pretrained not available: using RANDOM Wyse weights")
     return pl.wyse_setup(key, n_bins, **kw)
   try:
@@ -179,9 +181,10 @@ def _plot(path: Path, mags: list, titles: list, s: dict) -> None:
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   from specst_jax import plotting
   fig, axes = plt.subplots(1, len(mags), figsize=(5 * len(mags), 4), squeeze=False)
-  for ax, S, title in zip(axes[0], mags, titles):
+  for ax, S, title in zip(axes[0], mags, titles, strict=True):
     S = np.asarray(S)
     db = 20 * np.log10(np.maximum(S, 1e-5 * max(S.max(), 1e-10)) / max(S.max(), 1e-10))
     plotting.plot_spectrogram(ax, db, sr=s["sr"], hop_length=s["hop_length"], n_fft=s["n_fft"],

@@ -14,7 +14,7 @@ from specst_jax.models import vgg19 as vgg
 from specst_jax.models import vgg19_weights as vw
 from specst_jax.models.ulyanov import UlyanovNet, ulyanov_params, ulyanov_std, unfold_frames
 from specst_jax.models.wyse import WyseClassifier
-from specst_jax.style import optimize, pipeline
+from specst_jax.style import pipeline
 
 
 def _np_conv1d_valid(x, k):
@@ -160,11 +160,11 @@ class WeightsFileTest(absltest.TestCase):
   def test_wrong_architecture(self):
     d = tempfile.mkdtemp()
     # A VGG-16-like file: conv3_4 missing.
-    arrays = {f"{n}/{p}": a for n, l in _fake_layers(skip="conv3_4").items() for p, a in l.items()}
+    arrays = {f"{n}/{p}": a for n, d in _fake_layers(skip="conv3_4").items() for p, a in d.items()}
     np.savez(d + "/vgg16.npz", **arrays)
     with self.assertRaisesRegex(vw.WeightsError, r"vgg16\.npz.*missing layers \['conv3_4'\]"):
       vw.load_vgg19_weights(d + "/vgg16.npz")
-    arrays = {f"{n}/{p}": a for n, l in _fake_layers(wrong="conv2_1").items() for p, a in l.items()}
+    arrays = {f"{n}/{p}": a for n, d in _fake_layers(wrong="conv2_1").items() for p, a in d.items()}
     np.savez(d + "/bad.npz", **arrays)
     with self.assertRaisesRegex(vw.WeightsError, r"conv2_1/kernel has shape \(3, 3, 65, 128\)"):
       vw.load_vgg19_weights(d + "/bad.npz")

@@ -1,4 +1,4 @@
-"""Tests of the Gram / content losses, the compiled optimisation loop and the style_transfer tool."""
+"""Tests of the Gram / content losses, the compiled optimisation loop and the style tool."""
 
 import functools
 import json
@@ -84,9 +84,11 @@ class GramTest(chex.TestCase, parameterized.TestCase):
 
   def test_auto_method(self):
     s = jnp.ones((5, 64))
-    self.assertTrue(losses.style_target(s, normalization="output_frames", n_positions=5).frame_products)
+    target = losses.style_target(s, normalization="output_frames", n_positions=5)
+    self.assertTrue(target.frame_products)
     s = jnp.ones((50, 64))
-    self.assertFalse(losses.style_target(s, normalization="output_frames", n_positions=50).frame_products)
+    target = losses.style_target(s, normalization="output_frames", n_positions=50)
+    self.assertFalse(target.frame_products)
 
   def test_direct_equals_target_form_for_one_style(self):
     f = jax.random.normal(jax.random.key(0), (8, 6))

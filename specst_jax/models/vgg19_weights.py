@@ -1,4 +1,6 @@
-"""VGG-19 weights from a user-supplied file (host-side I/O; ImageNet weights cannot be downloaded here).
+"""VGG-19 weights from a user-supplied file (host-side I/O).
+
+ImageNet weights cannot be downloaded here: the user supplies them.
 
 The standard format of specst-jax is an ``.npz`` with, for each of the 16 layers
 ``conv1_1 ... conv5_4``, the arrays ``<layer>/kernel`` ``[3, 3, in, out]`` (HWIO)
@@ -86,7 +88,8 @@ def read_npz(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]],
   layers: dict[str, dict[str, np.ndarray]] = {}
   for key, a in arrays.items():
     if "/" not in key:
-      raise WeightsError(f"{path}: unexpected array {key!r} (want '<layer>/kernel', '<layer>/bias')")
+      raise WeightsError(
+          f"{path}: unexpected array {key!r} (want '<layer>/kernel', '<layer>/bias')")
     name, part = key.split("/", 1)
     layers.setdefault(name, {})[part] = a
   return layers, preprocessing
@@ -112,11 +115,12 @@ def read_keras_h5(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
         group_name = f"block{b}_conv{i}"
         if group_name not in root:
           continue
-        arrays = []
-        root[group_name].visit(lambda k, g=root[group_name]: arrays.append((k, g[k]))
-                               if hasattr(g[k], "shape") else None)
-        kernel = [np.asarray(d) for k, d in arrays if d.ndim == 4]
-        bias = [np.asarray(d) for k, d in arrays if d.ndim == 1]
+        group = root[group_name]
+        names: list[str] = []
+        group.visit(names.append)
+        arrays = [group[k] for k in names if hasattr(group[k], "shape")]
+        kernel = [np.asarray(d) for d in arrays if d.ndim == 4]
+        bias = [np.asarray(d) for d in arrays if d.ndim == 1]
         if kernel and bias:
           layers[f"conv{b}_{i}"] = {"kernel": kernel[0], "bias": bias[0]}
   return layers
@@ -127,7 +131,7 @@ def read_torch_pth(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
   torch = _require("torch", "torchvision .pth weights")
   state = torch.load(path, map_location="cpu", weights_only=True)
   layers = {}
-  for name, idx in zip(CONV_LAYERS, _TORCH_INDICES):
+  for name, idx in zip(CONV_LAYERS, _TORCH_INDICES, strict=True):
     w, b = state.get(f"features.{idx}.weight"), state.get(f"features.{idx}.bias")
     if w is not None and b is not None:
       layers[name] = {"kernel": np.asarray(w.numpy()).transpose(2, 3, 1, 0),
@@ -146,7 +150,8 @@ def read_matconvnet(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]
     name = str(getattr(layer, "name", ""))
     if name in CONV_LAYERS:
       kernel, bias = layer.weights
-      layers[name] = {"kernel": np.asarray(kernel).reshape(np.shape(kernel)[:2] + (-1, np.size(bias))),
+      shape = np.shape(kernel)[:2] + (-1, np.size(bias))
+      layers[name] = {"kernel": np.asarray(kernel).reshape(shape),
                       "bias": np.asarray(bias).reshape(-1)}
   return layers
 

@@ -128,7 +128,8 @@ def style_target(style_features: ArrayLike | Sequence[ArrayLike], *, normalizati
   feats = [jnp.asarray(style_features)] if not isinstance(style_features, (list, tuple)) else [
       jnp.asarray(f) for f in style_features]
   if any(f.ndim != 2 for f in feats):
-    raise ValueError(f"style features must be [positions, channels], got {[f.shape for f in feats]}")
+    raise ValueError(
+        f"style features must be [positions, channels], got {[f.shape for f in feats]}")
   n_channels = feats[0].shape[-1]
   if any(f.shape[-1] != n_channels for f in feats):
     raise ValueError("style clips give different channel counts")
@@ -137,7 +138,8 @@ def style_target(style_features: ArrayLike | Sequence[ArrayLike], *, normalizati
   if normalization == "input_frames":
     if style_input_frames is None:
       raise ValueError("normalization='input_frames' needs style_input_frames")
-    frames = [style_input_frames] if isinstance(style_input_frames, int) else list(style_input_frames)
+    frames = ([style_input_frames] if isinstance(style_input_frames, int)
+              else list(style_input_frames))
     c = 1.0 / sum(frames)
   else:
     c = a * n_positions / sum(f.shape[0] for f in feats)

@@ -96,7 +96,7 @@ def random_wyse_params(key: jax.Array, params: Any, *, limit: float = 0.1) -> An
   leaves, treedef = jax.tree.flatten(params)
   keys = jax.random.split(key, len(leaves))
   new = [jax.random.uniform(k, jnp.shape(a), jnp.float32, -limit, limit)
-         for k, a in zip(keys, leaves)]
+         for k, a in zip(keys, leaves, strict=True)]
   return jax.tree.unflatten(treedef, new)
 
 
@@ -158,7 +158,7 @@ def vgg19_setup(key: jax.Array, *, params: Any | None = None, preprocessing: str
                 weights: str = "", content_weight: float = 1.0, style_weight: float = 1e3,
                 style_layers: Sequence[str] = VGG_STYLE_LAYERS,
                 content_layer: str = VGG_CONTENT_LAYER) -> NetSetup:
-  """VGG-19 (Gatys et al.): style = Grams of ``style_layers`` (equal weights), content = ``content_layer``.
+  """VGG-19 (Gatys et al.): style = Grams of ``style_layers`` (equal weights), content one layer.
 
   ``params=None`` uses random (He-normal-like Flax default) weights: say so.
   """
