@@ -87,6 +87,8 @@ MEASURES = ("style_distance_db", "content_correlation", "envelope_correlation",
 
 @dataclasses.dataclass
 class Pair:
+  """One content/style pair of equal-length mono clips at the run's sample rate."""
+
   name: str
   content: np.ndarray  # [samples] at the run's sr
   style: np.ndarray
@@ -190,6 +192,8 @@ def load_pairs(s: dict, sr: int) -> tuple[list[Pair], str]:
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
+  """One row: ``net`` in wyse / ulyanov / vgg19; ``init`` content / mix / noise."""
+
   key: str
   label: str
   net: str
@@ -246,7 +250,8 @@ def _setups(cond: Condition, s: dict, trained, n_bins: int, seeds: list[int]) ->
   return [pl.vgg19_setup(jax.random.fold_in(jax.random.key(seed), 13), **kw) for seed in seeds]
 
 
-def _static(cond: Condition, setup, s: dict) -> dict:
+def _static(cond: Condition, s: dict) -> dict:
+  """The static arguments of ``stylize_batch`` for a condition."""
   if cond.net == "wyse":
     return dict(optimizer="adam", n_iter=s["n_iter"], learning_rate=s["learning_rate"],
                 init=cond.init, noise=s["noise"], noise_scale=1.0, distribution="uniform")
@@ -278,7 +283,7 @@ def run_condition(cond: Condition, s: dict, trained, pairs: list[Pair], wyse_stf
   x_c, x_s = pl.to_representation(S_c, rep), pl.to_representation(S_s, rep)
   for i in range(n_pairs):
     pl.check_frames(setups[0], x_c[i], f"content {i}")
-  static = _static(cond, setups[0], s)
+  static = _static(cond, s)
   fn = jax.jit(functools.partial(pl.stylize_batch, features_fn=setups[0].features_fn,
                                  config=setups[0].config, **static))
   items = [(p, k) for k in seeds for p in range(n_pairs)]  # seed-major
@@ -332,15 +337,13 @@ def run_condition(cond: Condition, s: dict, trained, pairs: list[Pair], wyse_stf
 class Judge:
   """Network-free measures and the shipped classifier's P(rooster), on audio at ``sr``."""
 
-  def __init__(self, trained, sr: int, n_samples: int):
+  def __init__(self, trained, sr: int):
     self.sr = sr
-    self.n_samples = n_samples
     self._lm = jax.jit(functools.partial(measures.logmel_db, sr=sr))
     self._post = None
     if trained is not None:
       module, params, prov = trained
       cfg = esc50.FeatureConfig(**prov["config"]["features"])
-      self.clf_samples = cfg.n_samples
       index = list(prov["classes"]).index("rooster")
       post = jax.jit(functools.partial(f1.class_posterior, model=module,
                                        features_fn=esc50.feature_fn(cfg), class_index=index,
@@ -471,7 +474,7 @@ def run(s: dict, out: Path) -> dict:
   n = pairs[0].content.shape[-1]
   logging.info("%d pair(s) x %d seed(s) from %s, %.2f s at %d Hz", len(pairs), s["seeds"], source,
                n / sr, sr)
-  judge = Judge(trained, sr, n)
+  judge = Judge(trained, sr)
   contents = np.stack([p.content for p in pairs])
   styles = np.stack([p.style for p in pairs])
   lm_c, lm_s = judge.logmel(contents), judge.logmel(styles)
