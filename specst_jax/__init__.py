@@ -1,32 +1,15 @@
 """specst-jax: audio spectrogram representations, phase reconstruction and style transfer in JAX.
 
 Arrays are time-major: audio ``[..., samples]``, spectrograms ``[..., frames, bins]``.
+
+Modules: ``spectral`` (stft/istft), ``scaling`` (dB, log1p), ``features`` (mel, MFCC, deltas,
+centroid, log-frequency), ``audio`` (host I/O), ``phase`` (Griffin-Lim, PGHI, RTPGHI, SPSI,
+RTISI-LA), ``models`` (Ulyanov, Wyse, VGG-19), ``style`` (Gram losses, optimisation),
+``measures`` (network-free Figure-1 measures), ``esc50`` / ``training`` / ``pretrained``
+(the paper's classifier). ``training`` is imported on demand (it pulls in orbax).
 """
 
-from specst_jax.spectral import (
-    frame,
-    frames_to_time,
-    fft_frequencies,
-    get_window,
-    istft,
-    magnitude,
-    num_frames,
-    overlap_add,
-    stft,
-    window_sumsquare,
-)
-
-__version__ = "0.1.0"
-from specst_jax.scaling import (
-    amplitude_to_db,
-    db_to_amplitude,
-    db_to_power,
-    expm1_magnitude,
-    log1p_magnitude,
-    power_to_db,
-    unit_db,
-    unit_db_to_amplitude,
-)
+from specst_jax import esc50
 from specst_jax.audio import AudioError, load_audio, resample, save_audio
 from specst_jax.features import (
     dct,
@@ -54,6 +37,29 @@ from specst_jax.phase import (
     spectral_convergence,
     spsi,
 )
+from specst_jax.pretrained import default_weights_path, load_wyse
+from specst_jax.scaling import (
+    amplitude_to_db,
+    db_to_amplitude,
+    db_to_power,
+    expm1_magnitude,
+    log1p_magnitude,
+    power_to_db,
+    unit_db,
+    unit_db_to_amplitude,
+)
+from specst_jax.spectral import (
+    fft_frequencies,
+    frame,
+    frames_to_time,
+    get_window,
+    istft,
+    magnitude,
+    num_frames,
+    overlap_add,
+    stft,
+    window_sumsquare,
+)
 from specst_jax.style import (
     LossConfig,
     NetFeatures,
@@ -66,7 +72,5 @@ from specst_jax.style import (
     style_loss,
     style_target,
 )
-# ESC-50 data and the trained classifier (specst_jax.training, the loop, is imported on demand:
-# it pulls in orbax).
-from specst_jax import esc50
-from specst_jax.pretrained import default_weights_path, load_wyse
+
+__version__ = "0.1.0"

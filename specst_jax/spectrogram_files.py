@@ -44,7 +44,7 @@ class SpectrogramImage:
   center: bool = WYSE_STFT["center"]
 
   def magnitude(self) -> np.ndarray:
-    """Linear magnitude ``[frames, bins]`` with the maximum at 1 (the image's 0 maps to -scale dB)."""
+    """Linear magnitude ``[frames, bins]``, maximum 1 (the image's 0 maps to -scale dB)."""
     db = (self.unit_db.astype(np.float64) - 1.0) * self.scale + self.shift
     return (10.0 ** (db / 20.0)).astype(np.float32)
 

@@ -53,6 +53,7 @@ def test_rooster_tiff_matches_rooster_audio():
   if not (tif.exists() and wav.exists()):
     pytest.skip("shared data absent")
   import soundfile as sf
+
   from specst_jax import scaling
   image = load_wyse_tiff(tif)
   y, sr = sf.read(wav, dtype="float32")
