@@ -9,12 +9,11 @@ centroid-class accuracy on the chosen folds; ``--output`` also writes them as JS
 
 import json
 import sys
-from pathlib import Path
 
 import jax
 from absl import app, flags
 
-from specst_jax import esc50, pretrained, training
+from specst_jax import esc50, files, pretrained, training
 
 _WEIGHTS = flags.DEFINE_string("weights", None, "Weights .msgpack (default: the shipped file).")
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data/esc50_16k", "ESC-50 root.")
@@ -51,7 +50,7 @@ def main(argv):
     sys.exit(1)
   print(json.dumps(result, indent=2))
   if _OUTPUT.value:
-    training.write_atomic(Path(_OUTPUT.value), (json.dumps(result, indent=2) + "\n").encode())
+    files.write_json(_OUTPUT.value, result)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from specst_jax import audio, esc50, measures, phase, signals, spectral
+from specst_jax import audio, esc50, files, measures, phase, signals, spectral
 from specst_jax import figure1 as f1
 from specst_jax.style import pipeline as pl
 
@@ -390,16 +387,6 @@ def _reference_sc(pairs: list[Pair], which: str, stft: dict, s: dict) -> np.ndar
 # ---------------------------------------------------------------------------------- outputs
 
 
-def _write_text(path: Path, text: str) -> None:
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
 
 
 def _fmt(d: dict, digits: int = 2) -> str:
@@ -538,14 +525,14 @@ def run(s: dict, out: Path) -> dict:
   metrics = dict(settings=s, sr=sr, wyse_stft=wyse_stft, pairs=[p.name for p in pairs],
                  source=source, duration_s=n / sr, rows=rows, wall_time_s=wall,
                  device=str(jax.devices()[0]), trained_weights=trained is not None)
-  _write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+  files.write_json(out / "metrics.json", metrics, indent=1)
   md = (f"Figure 1 measurements: {len(pairs)} pair(s) x {s['seeds']} seed(s), {n / sr:.2f} s at "
         f"{sr} Hz, Wyse: Adam lr {s['learning_rate']:g}, {s['n_iter']} iterations, "
         f"noise r = {s['noise']:g}; phase {s['phase_method']} ({s['phase_iter']} it); "
         f"wall time {wall:.0f} s.\n\n" + markdown_table(rows) +
         "\nPer pair (mean over seeds): style distance (dB) / content correlation.\n\n" +
         per_pair_table(rows, [p.name for p in pairs]))
-  _write_text(out / "metrics.md", md)
+  files.write_text(out / "metrics.md", md)
   logging.info("wrote %s in %.1f s", out, wall)
   print(md)
   print(f"figure1: wall time {wall:.1f} s")

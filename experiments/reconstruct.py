@@ -10,10 +10,7 @@ error, exit status 1, and nothing is written.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +18,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from specst_jax import audio, phase, spectral
+from specst_jax import audio, files, phase, spectral
 
 _INPUT = flags.DEFINE_string("input", None, "Audio file to read (any format libsndfile reads).")
 _OUTPUT = flags.DEFINE_string("output", None, "Output audio path (.wav, .flac, ...); a JSON of "
@@ -36,16 +33,6 @@ _SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz the input is resample
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the jax.random key (random initial phases).")
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w") as f:
-      json.dump(payload, f, indent=2)
-      f.write("\n")
-    os.replace(tmp, path)
-  except BaseException:
-    Path(tmp).unlink(missing_ok=True)
-    raise
 
 
 def run(*, input_path: str, output_path: str, method: str, n_iter: int | None, n_fft: int,
@@ -75,7 +62,7 @@ def run(*, input_path: str, output_path: str, method: str, n_iter: int | None, n
   )
   output.parent.mkdir(parents=True, exist_ok=True)
   audio.save_audio(output, y, sr)
-  _write_json_atomic(output.with_suffix(".json"), metrics)
+  files.write_json(output.with_suffix(".json"), metrics)
   return metrics
 
 

@@ -20,17 +20,14 @@ input file gives a one-line error on stderr, exit status 1, and nothing written.
 from __future__ import annotations
 
 import io
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import jax
 import numpy as np
 from absl import app, flags
 
-from specst_jax import audio, features, plotting, scaling, signals, spectral
+from specst_jax import audio, features, files, plotting, scaling, signals, spectral
 
 _INPUT = flags.DEFINE_string(
     "input", None, "Audio file (wav, flac, ogg, mp3). Default: the built-in --signal.")
@@ -121,19 +118,6 @@ def figure(y, arrays, *, sr: int, n_fft: int, hop_length: int, n_mels: int, titl
   return fig
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -172,7 +156,7 @@ def run(*, input_path: str | None, output_dir: str, sr: int = 22050, n_fft: int 
   paths = {}
   for name, array in arrays.items():
     paths[name] = out / f"{name}.npy"
-    _write_atomic(paths[name], _npy_bytes(array))
+    files.write_bytes(paths[name], _npy_bytes(array))
   fig = figure(y, arrays, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
                title=Path(source).name if input_path else source)
   paths["png"] = plotting.save_figure(fig, out / "representations.png")
@@ -183,7 +167,7 @@ def run(*, input_path: str | None, output_dir: str, sr: int = 22050, n_fft: int 
       "shapes": {k: list(v.shape) for k, v in arrays.items()},
   }
   paths["json"] = out / "representations.json"
-  _write_atomic(paths["json"], (json.dumps(meta, indent=2) + "\n").encode())
+  files.write_json(paths["json"], meta)
   return paths
 
 

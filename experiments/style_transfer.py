@@ -13,10 +13,7 @@ and ``chirps`` (style) signals with small, fast settings.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from specst_jax import audio, signals, spectral
+from specst_jax import audio, files, signals, spectral
 from specst_jax.style import optimize
 from specst_jax.style import pipeline as pl
 
@@ -170,11 +167,6 @@ def reconstruct_audio(S: jax.Array, s: dict, key: jax.Array, length: int) -> jax
                            length=length, center=s["center"])
 
 
-def _write_json(path: Path, obj: dict) -> None:
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  with os.fdopen(fd, "w") as f:
-    json.dump(obj, f, indent=1)
-  os.replace(tmp, path)
 
 
 def _plot(path: Path, mags: list, titles: list, s: dict) -> None:
@@ -256,7 +248,7 @@ def run(s: dict) -> dict:
       optimize_time_s=opt_time, phase_time_s=phase_time,
       wall_time_s=time.perf_counter() - t_start, device=str(jax.devices()[0]),
       content_frames=int(S_c.shape[0]), style_frames=[int(S.shape[0]) for S in S_s])
-  _write_json(out / "metrics.json", metrics)
+  files.write_json(out / "metrics.json", metrics, indent=1)
   logging.info("wrote %s (result.wav, spectrograms.png, metrics.json) in %.1f s", out,
                metrics["wall_time_s"])
   return metrics

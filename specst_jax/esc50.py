@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from specst_jax import audio as audio_io
-from specst_jax import scaling, spectral
+from specst_jax import files, scaling, spectral
 
 CSV_PATH = Path("meta") / "esc50.csv"
 AUDIO_DIR = "audio"
@@ -302,17 +301,11 @@ def centroid_classes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- cache
 
 
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.save(f, array)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+  with files.atomic_path(path) as tmp, open(tmp, "wb") as f:
+    np.save(f, array)
 
 
 def default_cache_dir() -> Path:
@@ -379,10 +372,10 @@ def load_dataset(data_dir: str | os.PathLike, cfg: FeatureConfig,
   if not feat_path.exists():
     if log:
       log(f"computing {cfg.representation} features -> {feat_path}")
-    _save_npy_atomic(feat_path, apply_in_batches(feature_fn(cfg), waves, batch_size)
+    _save_npy(feat_path, apply_in_batches(feature_fn(cfg), waves, batch_size)
                      .astype(np.float32))
   if not cent_path.exists():
-    _save_npy_atomic(cent_path, apply_in_batches(clip_centroid_fn(cent_cfg), waves, batch_size)
+    _save_npy(cent_path, apply_in_batches(clip_centroid_fn(cent_cfg), waves, batch_size)
                      .astype(np.float32))
   features = np.load(feat_path, mmap_mode="r")
   expected = (len(clips), cfg.n_frames, cfg.n_channels)

@@ -37,7 +37,7 @@ import orbax.checkpoint as ocp
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from specst_jax import esc50
+from specst_jax import esc50, files
 from specst_jax.models.wyse import WyseClassifier
 
 Batch = dict[str, np.ndarray]
@@ -221,24 +221,11 @@ def evaluate(eval_fn: Callable, params, x, y, aux, batch_size: int) -> dict[str,
 # ---------------------------------------------------------------- files
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-  """Writes bytes to ``path`` via a temp file in the same folder and ``os.replace``."""
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
 
 
 def write_history(workdir: Path, history: list[dict]) -> None:
   """``metrics.jsonl`` (one line per epoch) and ``curves.png``, both atomically."""
-  write_atomic(workdir / "metrics.jsonl",
+  files.write_bytes(workdir / "metrics.jsonl",
                "".join(json.dumps(h) + "\n" for h in history).encode())
   import matplotlib
   matplotlib.use("Agg")
@@ -354,8 +341,8 @@ def export_model(path: Path, params, splits: Splits, provenance: dict) -> None:
              "centroid_edges": np.asarray(splits.centroid_edges, np.float32)}
   if splits.mean is not None:
     payload["mean"], payload["std"] = splits.mean, splits.std
-  write_atomic(Path(path), flax.serialization.msgpack_serialize(payload))
-  write_atomic(Path(path).with_suffix(".json"),
+  files.write_bytes(Path(path), flax.serialization.msgpack_serialize(payload))
+  files.write_bytes(Path(path).with_suffix(".json"),
                (json.dumps(provenance, indent=2, default=str) + "\n").encode())
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from specst_jax import files
 from specst_jax.models.vgg19 import BLOCKS, CONV_LAYERS, PREPROCESSINGS, layer_shapes
 
 # Indices of the convolutions in torchvision's ``vgg19().features``.
@@ -66,15 +66,7 @@ def save_npz(path: str | os.PathLike, layers: dict[str, dict[str, np.ndarray]],
   path = Path(path)
   buf = io.BytesIO()
   np.savez(buf, **arrays)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(buf.getvalue())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  files.write_bytes(path, buf.getvalue())
 
 
 def read_npz(path: str | os.PathLike) -> tuple[dict[str, dict[str, np.ndarray]], str]:
