@@ -86,6 +86,32 @@ class GriffinLimTest(chex.TestCase, parameterized.TestCase):
     ref = librosa.istft(c, n_fft=N_FFT, hop_length=HOP)
     np.testing.assert_allclose(ours, ref, atol=5e-3 * np.abs(ref).max())
 
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(
+      (N_FFT, HOP, None, True, None), (N_FFT, HOP, None, False, None),
+      (N_FFT, 48, 200, True, None), (N_FFT, HOP, None, True, (S.shape[0] - 1) * HOP + 17),
+      (255, 60, None, True, None),
+  )
+  def test_fused_projection_matches_stft_of_istft(self, n_fft, hop, win, center, length):
+    """The fused STFT(ISTFT(c)) of the GLA loop against spectral.stft/istft written out."""
+    gla = importlib.import_module("specst_jax.phase.gla")
+    kw = dict(n_fft=n_fft, hop_length=hop, win_length=win or n_fft, window="hann", center=center)
+    frames = spectral.num_frames(X.shape[-1], n_fft=n_fft, hop_length=hop, center=center)
+    rng = np.random.default_rng(2)
+    c = (rng.standard_normal((frames, n_fft // 2 + 1))
+         + 1j * rng.standard_normal((frames, n_fft // 2 + 1))).astype(np.complex64)
+    project = gla._consistency(length=length, pad_mode="constant", n_frames=frames, **kw)
+    ours = np.asarray(self.variant(project)(c))
+    ref = np.asarray(spectral.stft(spectral.istft(c, length=length, **kw), **kw))
+    np.testing.assert_allclose(ours, ref, atol=1e-4 * np.abs(ref).max())
+
+  def test_reflect_padding_uses_unfused_loop(self):
+    ours = phase.griffin_lim(S, n_fft=N_FFT, hop_length=HOP, n_iter=2, init="zeros",
+                             pad_mode="reflect")
+    ref = librosa.griffinlim(S.T, n_iter=2, n_fft=N_FFT, hop_length=HOP, init=None,
+                             pad_mode="reflect")
+    np.testing.assert_allclose(np.asarray(ours), ref, atol=5e-3 * np.abs(ref).max())
+
   @parameterized.parameters(0, 1)
   def test_true_phase_round_trip(self, n_iter):
     y = phase.griffin_lim(S, n_fft=N_FFT, hop_length=HOP, n_iter=n_iter, init=STFT,

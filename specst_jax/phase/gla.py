@@ -27,21 +27,90 @@ def _stft_kwargs(n_fft, hop_length, win_length, window, center):
   )
 
 
-def _gla_loop(S, angles, momentum, *, n_iter, n_fft, hop_length, win_length, window, center,
-              length, pad_mode):
-  """Runs ``n_iter`` (fast) GLA steps from unit-modulus ``angles``; returns audio."""
+def _consistency_fused(*, n_fft, hop_length, win_length, window, center, length, n_frames):
+  """``STFT(ISTFT(c))`` for ``[frames, bins]`` without leaving the overlap-add buffer.
+
+  With zero padding, ISTFT's trim to ``length`` followed by STFT's centre
+  padding only zeroes the overlap-add buffer outside ``[n_fft // 2, n_fft // 2 +
+  length)``, so that mask is folded into the window-sum-square normalisation and
+  the frames are cut from the buffer directly (no trim, pad, or copies).
+  """
+  window_np = spectral._padded_window(window, win_length, n_fft)  # noqa: SLF001
+  wss = spectral.window_sumsquare(window, n_frames, n_fft=n_fft, hop_length=hop_length,
+                                  win_length=win_length)
+  tiny = np.finfo(np.float32).tiny
+  gain = np.where(wss > tiny, 1.0 / np.maximum(wss, tiny), 1.0)
+  start = n_fft // 2 if center else 0
+  stop = start + (wss.shape[0] - 2 * start if length is None else length)
+  gain[:start] = 0.0
+  gain[stop:] = 0.0
+  gain = jnp.asarray(gain, jnp.float32)
+  window_j = jnp.asarray(window_np, jnp.float32)
+
+  def project(c):
+    frames = jnp.fft.irfft(c, n=n_fft, axis=-1) * window_j
+    y = spectral.overlap_add(frames, hop_length=hop_length) * gain
+    frames = spectral._windowed_frames(y, window_j, n_fft=n_fft, hop_length=hop_length)  # noqa: SLF001
+    return jnp.fft.rfft(frames, n=n_fft, axis=-1)
+
+  return project
+
+
+def _consistency(*, n_fft, hop_length, win_length, window, center, length, pad_mode, n_frames):
+  """The projection ``c -> STFT(ISTFT(c))`` on ``[frames, bins]`` used by every GLA step."""
+  if pad_mode == "constant" or not center:
+    return _consistency_fused(n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+                              window=window, center=center, length=length, n_frames=n_frames)
   kw = _stft_kwargs(n_fft, hop_length, win_length, window, center)
+  return lambda c: spectral.stft(spectral.istft(c, length=length, **kw), pad_mode=pad_mode, **kw)
+
+
+def _normalise(S, a):
+  """``S * a / (|a| + eps)`` with real arithmetic (no complex abs/division)."""
+  re, im = jnp.real(a), jnp.imag(a)
+  scale = S / (jnp.sqrt(re * re + im * im) + _EPS)
+  return jax.lax.complex(re * scale, im * scale)
+
+
+def _gla_one(S, angles, momentum, *, n_iter, n_fft, hop_length, win_length, window, center,
+             length, pad_mode):
+  """Runs ``n_iter`` (fast) GLA steps on one ``[frames, bins]`` spectrogram; returns audio."""
+  project = _consistency(n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+                         window=window, center=center, length=length, pad_mode=pad_mode,
+                         n_frames=S.shape[-2])
   coef = momentum / (1.0 + momentum)
 
   def body(_, carry):
     c, t_prev = carry
-    t = spectral.stft(spectral.istft(c, length=length, **kw), pad_mode=pad_mode, **kw)
-    a = t - coef * t_prev
-    return S * (a / (jnp.abs(a) + _EPS)), t
+    t = project(c)
+    return _normalise(S, t - coef * t_prev), t
 
   c0 = S * angles
   c, _ = jax.lax.fori_loop(0, n_iter, body, (c0, jnp.zeros_like(c0)))
-  return spectral.istft(c, length=length, **kw)
+  return spectral.istft(c, length=length, **_stft_kwargs(n_fft, hop_length, win_length, window,
+                                                          center))
+
+
+def _gla_loop(S, angles, momentum, **kw):
+  """:func:`_gla_one` over the leading axes of ``S`` / ``angles`` ``[..., frames, bins]``.
+
+  On CPU the whole loop runs one example at a time (``lax.map``): each example's
+  ~2 MB working set then stays in cache for all iterations, so a batch costs the
+  same per example as one example (a vectorised batch was 2x slower per clip).
+  Elsewhere the batch is vectorised.
+  """
+  one = functools.partial(_gla_one, **kw)
+  S, angles = jnp.broadcast_arrays(S, angles)
+  lead = S.shape[:-2]
+  if not lead:
+    return one(S, angles, momentum)
+  flat_S = S.reshape(-1, *S.shape[-2:])
+  flat_a = angles.reshape(-1, *S.shape[-2:])
+  if jax.default_backend() == "cpu":
+    y = jax.lax.map(lambda sa: one(sa[0], sa[1], momentum), (flat_S, flat_a))
+  else:
+    y = jax.vmap(one, in_axes=(0, 0, None))(flat_S, flat_a, momentum)
+  return y.reshape(*lead, y.shape[-1])
 
 
 @functools.cache
