@@ -26,6 +26,7 @@ from absl.testing import absltest, parameterized
 from specst_jax import phase, spectral
 
 pg = importlib.import_module("specst_jax.phase.phase_gradient")
+tw = importlib.import_module("specst_jax.phase.tree_walk")
 
 SR, N_FFT, HOP = 8000, 256, 64
 
@@ -149,6 +150,41 @@ def _two_row_heap(prev_phase, prev_adv, prev_mag, mag, adv, fstep):
   return out
 
 
+def _scipy_tree_phase(mag, tg, fg, tol, fill):
+  """Reference for tree_walk: scipy's MST, integrated breadth-first from each island's maximum."""
+  from scipy.sparse import coo_matrix, csgraph
+
+  frames, bins = mag.shape
+  flat = mag.reshape(-1).astype(np.float64)
+  order = np.argsort(-flat, kind="stable")  # ties: earlier position first
+  strength = np.empty(flat.size, np.int64)
+  strength[order] = flat.size - np.arange(flat.size)
+  valid = flat > tol * flat.max()
+  grid = np.arange(flat.size).reshape(frames, bins)
+  a = np.concatenate([grid[:-1].ravel(), grid[:, :-1].ravel()])
+  b = np.concatenate([grid[1:].ravel(), grid[:, 1:].ravel()])
+  a, b = a[valid[a] & valid[b]], b[valid[a] & valid[b]]
+  lo, hi = np.minimum(strength[a], strength[b]), np.maximum(strength[a], strength[b])
+  weight = (flat.size + 1) ** 2 - (lo * (flat.size + 1) + hi)  # min tree = max (lo, hi) tree
+  tree = csgraph.minimum_spanning_tree(coo_matrix((weight.astype(float), (a, b)),
+                                                  shape=(flat.size,) * 2).tocsr())
+  tg, fg = tg.reshape(-1), fg.reshape(-1)
+  out = fill.reshape(-1).astype(np.float64).copy()
+  done = ~valid
+  for seed in order:
+    if done[seed]:
+      continue
+    nodes, pred = csgraph.breadth_first_order(tree, seed, directed=False,
+                                              return_predecessors=True)
+    out[seed] = 0.0
+    for v in nodes[1:]:
+      p = pred[v]
+      g = tg if abs(v - p) == bins else fg
+      out[v] = out[p] + np.sign(v - p) * 0.5 * (g[p] + g[v])
+    done[nodes] = True
+  return np.mod(out + np.pi, 2 * np.pi).reshape(frames, bins) - np.pi
+
+
 class PGHITest(chex.TestCase, parameterized.TestCase):
 
   def test_phase_gradients_numpy_twin(self):
@@ -198,12 +234,43 @@ class PGHITest(chex.TestCase, parameterized.TestCase):
     expected = np.angle(np.exp(1j * 2 * np.pi * HOP * k / N_FFT))
     np.testing.assert_allclose(step, expected, atol=1e-3)
 
-  def test_pghi_under_jit_and_vmap(self):
-    f = jax.jit(functools.partial(phase.pghi, n_fft=N_FFT, hop_length=HOP))
-    eager = np.asarray(phase.pghi(S, n_fft=N_FFT, hop_length=HOP))
+  @parameterized.parameters("tree", "heap")
+  def test_pghi_under_jit_and_vmap(self, integration):
+    f = jax.jit(functools.partial(phase.pghi, n_fft=N_FFT, hop_length=HOP,
+                                  integration=integration))
+    eager = np.asarray(phase.pghi(S, n_fft=N_FFT, hop_length=HOP, integration=integration))
     np.testing.assert_allclose(np.asarray(f(S)), eager, atol=1e-5)
     batched = np.asarray(jax.vmap(f)(np.stack([S, S])))
     np.testing.assert_allclose(batched, np.stack([eager, eager]), atol=1e-5)
+
+  @parameterized.parameters((0.0, 0), (0.3, 1), (0.6, 2))
+  def test_spanning_tree_walk_matches_scipy_tree(self, cut, seed):
+    """Boruvka's tree = scipy's minimum spanning tree of the inverted (min, max) edge ranks."""
+    rng = np.random.default_rng(seed)
+    mag = (rng.random((23, 37)) ** 3).astype(np.float32)
+    mag[5, :] = mag[5, 0]  # a row of equal magnitudes: ties broken by position
+    tg, fg = rng.uniform(-np.pi, np.pi, (2, *mag.shape))
+    fill = np.full(mag.shape, 0.5)
+    ours = tw.spanning_tree_walk(mag, tg, fg, cut, fill)
+    ref = _scipy_tree_phase(mag, tg, fg, cut, fill)
+    np.testing.assert_allclose(np.angle(np.exp(1j * (ours - ref))), 0, atol=1e-9)
+
+  @parameterized.parameters((1, 40), (40, 2))
+  def test_tree_and_heap_agree_on_a_path(self, frames, bins):
+    """A 1-D grid (or two rows) with all-distinct magnitudes has a unique spanning tree."""
+    rng = np.random.default_rng(4)
+    mag = rng.uniform(0.1, 1.0, (frames, bins)).astype(np.float32)
+    mag = mag if min(frames, bins) == 1 else mag * [1.0, 1e-6]  # second column invalid
+    tg, fg = rng.uniform(-np.pi, np.pi, (2, frames, bins))
+    fill = np.zeros((frames, bins))
+    np.testing.assert_allclose(tw.spanning_tree_walk(mag, tg, fg, 1e-5, fill),
+                               tw.heap_walk(mag, tg, fg, 1e-5, fill), atol=1e-9)
+
+  def test_silence_and_bad_integration(self):
+    zeros = np.zeros((4, N_FFT // 2 + 1), np.float32)
+    np.testing.assert_array_equal(np.asarray(phase.pghi(zeros, n_fft=N_FFT, hop_length=HOP)), 0)
+    with self.assertRaisesRegex(ValueError, "integration"):
+      phase.pghi(S, n_fft=N_FFT, hop_length=HOP, integration="dijkstra")
 
 
 class SPSITest(chex.TestCase):

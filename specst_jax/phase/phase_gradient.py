@@ -17,9 +17,11 @@ Integration (trapezoid rule) starts from the largest coefficient and spreads to
 the neighbours of the largest coefficient reached so far (a max-heap walk).
 Coefficients below ``tol * max`` get zero phase (or a random one given a key).
 
-* :func:`pghi` runs the exact heap walk over the whole spectrogram. It is
-  sequential, so it runs as a host-side numpy/heapq kernel (through
-  ``jax.pure_callback``, so it also works under ``jit``/``vmap``).
+* :func:`pghi` integrates over the whole spectrogram along a spanning tree
+  (:mod:`specst_jax.phase.tree_walk`): by default the maximum spanning tree
+  (widest paths, vectorised Boruvka), or the exact heap walk. Both are
+  host-side numpy kernels (through ``jax.pure_callback``, so they also work
+  under ``jit``/``vmap``).
 * :func:`rtpghi` processes one frame at a time with one frame of delay, and the
   heap over (previous, current) frame is solved *exactly without a heap*: on two
   rows the heap order reduces to widest-path ("bottleneck") values along the
@@ -31,7 +33,6 @@ Coefficients below ``tol * max`` get zero phase (or a random one given a key).
 from __future__ import annotations
 
 import functools
-import heapq
 from typing import NamedTuple
 
 import jax
@@ -39,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from specst_jax.phase import _common
+from specst_jax.phase import _common, tree_walk
 
 # gamma / L^2 of the Gaussian that best fits each window (Prusa et al. 2017, Table 1).
 _GAMMA_FACTORS = {"hann": 0.25645, "hanning": 0.25645, "hamming": 0.29794, "blackman": 0.17954}
@@ -101,74 +102,20 @@ def phase_gradients(
 
 
 # ----------------------------------------------------------------------------
-# Offline PGHI: exact heap walk, host-side kernel
+# Offline PGHI: host-side tree kernels
 # ----------------------------------------------------------------------------
 
 
-def _heap_walk(mag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, tol: float,
-               fill: np.ndarray) -> np.ndarray:
-  """Host kernel: integrates ``[frames, bins]`` phase along a max-heap walk (float64 accumulation).
-
-  The heap holds magnitude *ranks* (plain ints, so ``heapq`` compares in C), with
-  ties broken by position (frame, then bin), as pghipy's ``(-magnitude, (n, m))``.
-  """
-  n_frames, n_bins = mag.shape
-  size = n_frames * n_bins
-  flat = mag.reshape(-1).astype(np.float64)
-  phase = fill.reshape(-1).astype(np.float64).tolist()
-  peak = float(flat.max()) if size else 0.0
-  if peak <= 0.0:
-    return np.asarray(phase).reshape(n_frames, n_bins)
-  tg = tgrad.reshape(-1).astype(np.float64).tolist()
-  fg = fgrad.reshape(-1).astype(np.float64).tolist()
-  todo = (flat > tol * peak).tolist()
-  order_np = np.argsort(-flat, kind="stable")
-  rank_np = np.empty(size, np.int64)
-  rank_np[order_np] = np.arange(size)
-  order, rank = order_np.tolist(), rank_np.tolist()
-  heappush, heappop = heapq.heappush, heapq.heappop
-  last_bin = n_bins - 1
-  for seed in order:
-    if not todo[seed]:
-      continue
-    todo[seed] = False
-    phase[seed] = 0.0
-    heap = [rank[seed]]
-    while heap:
-      i = order[heappop(heap)]
-      p, m = phase[i], i % n_bins
-      j = i + n_bins  # next frame
-      if j < size and todo[j]:
-        todo[j] = False
-        phase[j] = p + 0.5 * (tg[i] + tg[j])
-        heappush(heap, rank[j])
-      j = i - n_bins  # previous frame
-      if j >= 0 and todo[j]:
-        todo[j] = False
-        phase[j] = p - 0.5 * (tg[i] + tg[j])
-        heappush(heap, rank[j])
-      if m < last_bin:
-        j = i + 1
-        if todo[j]:
-          todo[j] = False
-          phase[j] = p + 0.5 * (fg[i] + fg[j])
-          heappush(heap, rank[j])
-      if m > 0:
-        j = i - 1
-        if todo[j]:
-          todo[j] = False
-          phase[j] = p - 0.5 * (fg[i] + fg[j])
-          heappush(heap, rank[j])
-  return np.mod(np.asarray(phase) + np.pi, 2 * np.pi).reshape(n_frames, n_bins) - np.pi
+_KERNELS = {"tree": tree_walk.spanning_tree_walk, "heap": tree_walk.heap_walk}
 
 
-def _heap_walk_batched(mag, tgrad, fgrad, fill, tol):
+def _walk_batched(mag, tgrad, fgrad, fill, tol, integration):
   # Under vmap ("expand_dims") unbatched operands arrive with size-1 axes: broadcast.
   mag, tgrad, fgrad, fill = np.broadcast_arrays(*(np.asarray(a) for a in (mag, tgrad, fgrad, fill)))
-  batch = mag.shape[:-2]
+  kernel = _KERNELS[integration]
   out = np.empty(mag.shape, np.float32)
-  for index in np.ndindex(*batch):
-    out[index] = _heap_walk(mag[index], tgrad[index], fgrad[index], float(tol), fill[index])
+  for index in np.ndindex(*mag.shape[:-2]):
+    out[index] = kernel(mag[index], tgrad[index], fgrad[index], float(tol), fill[index])
   return out
 
 
@@ -176,6 +123,21 @@ def _fill_phase(shape, key):
   if key is None:
     return jnp.zeros(shape, jnp.float32)
   return jax.random.uniform(key, shape, jnp.float32, -np.pi, np.pi)
+
+
+def _pghi(S, key, *, n_fft, hop_length, gamma, tol, integration):
+  tgrad, fgrad = phase_gradients(S, n_fft=n_fft, hop_length=hop_length, gamma=gamma)
+  fill = _fill_phase(S.shape, key)
+  result = jax.ShapeDtypeStruct(S.shape, jnp.float32)
+  return jax.pure_callback(
+      functools.partial(_walk_batched, tol=tol, integration=integration), result, S, tgrad,
+      fgrad, fill, vmap_method="expand_dims",
+  )
+
+
+@functools.cache
+def _compiled_pghi():
+  return jax.jit(_pghi, static_argnames=("n_fft", "hop_length", "gamma", "tol", "integration"))
 
 
 def pghi(
@@ -188,8 +150,9 @@ def pghi(
     tol: float = 1e-5,
     gamma: float | None = None,
     key: jax.Array | None = None,
+    integration: str = "tree",
 ) -> jax.Array:
-  """Offline phase-gradient heap integration.
+  """Offline phase-gradient integration over the whole spectrogram.
 
   Args:
     S: magnitudes ``[..., frames, bins]`` of a centred or uncentred STFT.
@@ -197,20 +160,22 @@ def pghi(
     tol: coefficients below ``tol * max(S)`` (per example) are not integrated.
     gamma: the window's time-frequency ratio in samples^2 (default from :func:`window_gamma`).
     key: if given, coefficients below ``tol`` get uniform random phase; otherwise zero.
+    integration: the integration paths (see :mod:`specst_jax.phase.tree_walk`):
+      ``"tree"`` (default) the maximum spanning tree of the coefficients
+      (widest paths; vectorised, faster than pghipy and 0.3-0.4 dB better SC on
+      the benchmark clips), or ``"heap"`` the paper's max-heap walk, identical to
+      pghipy (pure Python, about 10x slower).
 
   Returns:
     Phase ``[..., frames, bins]`` in radians (float32), frame-start referenced.
   """
   hop_length, win_length = _common.check_sizes(n_fft, hop_length, win_length)
   S = _common.check_magnitude(S, n_fft=n_fft)
+  if integration not in _KERNELS:
+    raise ValueError(f"integration: expected one of {sorted(_KERNELS)}, got {integration!r}")
   gamma = window_gamma(window, win_length) if gamma is None else float(gamma)
-  tgrad, fgrad = phase_gradients(S, n_fft=n_fft, hop_length=hop_length, gamma=gamma)
-  fill = _fill_phase(S.shape, key)
-  result = jax.ShapeDtypeStruct(S.shape, jnp.float32)
-  return jax.pure_callback(
-      functools.partial(_heap_walk_batched, tol=float(tol)), result, S, tgrad, fgrad, fill,
-      vmap_method="expand_dims",
-  )
+  return _compiled_pghi()(S, key, n_fft=n_fft, hop_length=hop_length, gamma=gamma,
+                          tol=float(tol), integration=integration)
 
 
 # ----------------------------------------------------------------------------
