@@ -88,7 +88,7 @@ def heap_walk(mag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, tol: float,
 
 
 def _wrap(phase: np.ndarray) -> np.ndarray:
-  return np.mod(phase + np.pi, 2 * np.pi) - np.pi
+  return phase - 2 * np.pi * np.floor((phase + np.pi) / (2 * np.pi))
 
 
 def _node_keys(flat: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -120,24 +120,29 @@ def _step(i: np.ndarray, j: np.ndarray, tg: np.ndarray, fg: np.ndarray, n_bins: 
   return np.where(j > i, 0.5, -0.5) * gradient
 
 
-def _largest_neighbour(key2: np.ndarray, dt: np.ndarray, df: np.ndarray):
+def _largest_neighbour(mag2: np.ndarray, dt: np.ndarray, df: np.ndarray):
   """Boruvka's first round on singletons: each coefficient's largest neighbour.
 
-  Returns ``(step, offset)`` ``[frames, bins]``: the flat-index step to that
+  ``mag2`` is ``[frames, bins]`` float32 with invalid coefficients at -1. Ties go
+  to the earlier position (as the keys): the neighbours are visited in position
+  order (previous frame, lower bin, upper bin, next frame) and only a strictly
+  larger one replaces the best so far.
+
+  Returns ``(step, offset)`` ``[frames * bins]``: the flat-index step to that
   neighbour (0 without one) and the phase change from it to the coefficient.
   """
-  n_frames, n_bins = key2.shape
-  best = np.full(key2.shape, -1, np.int64)
-  step = np.zeros(key2.shape, np.int32)
-  offset = np.zeros(key2.shape)
+  n_frames, n_bins = mag2.shape
+  best = np.full(mag2.shape, -1.0, np.float32)
+  step = np.zeros(mag2.shape, np.int32)
+  offset = np.zeros(mag2.shape)
   hi, lo, all_ = slice(1, None), slice(None, -1), slice(None)
   # (this coefficient, the neighbour, flat step to it, phase change from it)
   for here, there, s, d in (((hi, all_), (lo, all_), -n_bins, dt),
-                            ((lo, all_), (hi, all_), n_bins, -dt),
                             ((all_, hi), (all_, lo), -1, df),
-                            ((all_, lo), (all_, hi), 1, -df)):
-    better = key2[there] > best[here]
-    np.copyto(best[here], key2[there], where=better)
+                            ((all_, lo), (all_, hi), 1, -df),
+                            ((lo, all_), (hi, all_), n_bins, -dt)):
+    better = mag2[there] > best[here]
+    np.copyto(best[here], mag2[there], where=better)
     np.copyto(step[here], s, where=better)
     np.copyto(offset[here], d, where=better)
   return step.reshape(-1), offset.reshape(-1)
@@ -180,7 +185,7 @@ def spanning_tree_walk(mag: np.ndarray, tgrad: np.ndarray, fgrad: np.ndarray, to
   index = np.arange(size, dtype=np.int32)
 
   # Round 1 on the grid: hook onto the largest neighbour; a mutual pair's larger side is a root.
-  step, offset = _largest_neighbour(key.reshape(n_frames, n_bins),
+  step, offset = _largest_neighbour(np.where(valid, flat, -1.0).reshape(n_frames, n_bins),
                                     0.5 * (tg2[1:] + tg2[:-1]), 0.5 * (fg2[:, 1:] + fg2[:, :-1]))
   hook = index + step
   root = (hook == index) | (hook[hook] == index) & (key > key[hook]) | ~valid
