@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
@@ -35,6 +36,12 @@ _SWEEP = flags.DEFINE_string("sweep", "", "Comma-separated n_iter values: extra 
                              "default method (to find where it reaches librosa's FGLA-100 SC).")
 _SWEEP_ONLY = flags.DEFINE_bool("sweep_only", False, "Run only librosa FGLA 100 it and the "
                                 "--sweep rows (a quick look at the default's speed/quality).")
+_SWEEP_METHOD = flags.DEFINE_string("sweep_method", "", "Method of the --sweep rows (default: "
+                                    "the default method of phase.reconstruct).")
+_METHODS = flags.DEFINE_string("methods", "", "Comma-separated labels of our rows to run (e.g. "
+                               "'pghi,pghi heap,fgla 100'; a label is the method, plus ' N' for "
+                               "its n_iter); empty: all. librosa FGLA 100 it always runs.")
+_CLIPS = flags.DEFINE_integer("clips", 0, "Use only the first N clips (0: all 8), for quick looks.")
 
 SR = 22050
 # (label, path under data_dir, offset in seconds)
@@ -48,10 +55,11 @@ CLIPS = (
     ("esc50 rain", "esc50_16k/audio/1-17367-A-10.flac", 0.0),
     ("esc50 church_bells", "esc50_16k/audio/1-13571-A-46.flac", 0.0),
 )
-OURS = (  # (method, n_iter, random start)
+OURS = (  # (method, n_iter, random start); "pghi heap": pghi(integration="heap"), the exact walk
     ("gla", 100, True), ("fgla", 32, True), ("fgla", 100, True), ("pghi", 0, False),
-    ("rtpghi", 0, False), ("spsi", 0, False), ("rtisi_la", 0, False), ("pghi+fgla", 32, False),
-    ("rtpghi+fgla", 32, False), ("spsi+fgla", 32, False), ("rtisi_la+fgla", 32, False),
+    ("pghi heap", 0, False), ("rtpghi", 0, False), ("spsi", 0, False), ("rtisi_la", 0, False),
+    ("pghi+fgla", 32, False), ("rtpghi+fgla", 32, False), ("spsi+fgla", 32, False),
+    ("rtisi_la+fgla", 32, False),
     (phase.DEFAULT_METHOD, phase.DEFAULT_N_ITER, False),
 )
 
@@ -83,11 +91,23 @@ def _sc(S, y, n_fft, hop):
 
 
 def _ours(S, key, *, n_fft, hop, method, n_iter):
+  if method == "pghi heap":
+    ph = phase.pghi(S, n_fft=n_fft, hop_length=hop, integration="heap", key=key)
+    return spectral.istft(S * jnp.exp(1j * ph), n_fft=n_fft, hop_length=hop)
   return phase.reconstruct(S, n_fft=n_fft, hop_length=hop, method=method, n_iter=n_iter, key=key)
 
 
+def _selected(rows, methods: str):
+  """The rows of ``OURS`` whose label (``method`` or ``method n_iter``) is in ``methods``."""
+  wanted = {m.strip() for m in methods.split(",") if m.strip()}
+  if not wanted:
+    return rows
+  return tuple(r for r in rows if r[0] in wanted or f"{r[0]} {r[1]}" in wanted)
+
+
 def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[int, ...] = (),
-                 sweep_only: bool = False) -> list[dict]:
+                 sweep_only: bool = False, methods: str = "",
+                 sweep_method: str = phase.DEFAULT_METHOD) -> list[dict]:
   import librosa  # bench-only
 
   S = np.abs(np.asarray(spectral.stft(x, n_fft=n_fft, hop_length=hop)))  # [clips, frames, bins]
@@ -101,7 +121,7 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
 
   librosa_runs = (("librosa gla m=0", 0.0, 100), ("librosa fgla", 0.99, 32),
                   ("librosa fgla", 0.99, 100))
-  for name, momentum, n_iter in librosa_runs[2:] if sweep_only else librosa_runs:
+  for name, momentum, n_iter in librosa_runs[2:] if sweep_only or methods else librosa_runs:
     scs, times = [], []
     for seed in range(seeds):
       y, t = _timed(functools.partial(librosa.griffinlim, S_lib, n_iter=n_iter, n_fft=n_fft,
@@ -113,7 +133,7 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
     add(f"{name} {n_iter} it", np.median(scs, axis=0), statistics.median(times), t1)
 
   try:
-    if sweep_only:
+    if sweep_only or methods and "pghipy" not in methods:
       raise ImportError
     import pghipy  # bench-only
 
@@ -128,11 +148,11 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
       times.append(t)
     add("pghipy (numba)", np.array(scs), float(np.mean(times)), times[0])
   except ImportError:
-    if not sweep_only:
+    if not sweep_only and not methods:
       print("pghipy not installed: skipping it", file=sys.stderr)
 
-  ours = () if sweep_only else OURS
-  ours += tuple((phase.DEFAULT_METHOD, n, False) for n in sweep)
+  ours = () if sweep_only else _selected(OURS, methods)
+  ours += tuple((sweep_method, n, sweep_method in ("gla", "fgla")) for n in sweep)
   for method, n_iter, random_start in ours:
     run = functools.partial(_ours, n_fft=n_fft, hop=hop, method=method, n_iter=n_iter)
     start = time.perf_counter()
@@ -154,10 +174,10 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
   return rows
 
 
-def format_table(rows: list[dict], n_fft: int, hop: int) -> str:
+def format_table(rows: list[dict], n_fft: int, hop: int, n_clips: int = len(CLIPS)) -> str:
   ref = next(r for r in rows if r["method"] == "librosa fgla 100 it")
-  lines = [f"n_fft {n_fft}, hop {hop} ({len(CLIPS)} clips)",
-           "| method | SC median (dB) | s/clip, batch of 8 | x librosa FGLA100 time | "
+  lines = [f"n_fft {n_fft}, hop {hop} ({n_clips} clips)",
+           f"| method | SC median (dB) | s/clip, batch of {n_clips} | x librosa FGLA100 time | "
            "s, one clip | compile s |", "|---|---|---|---|---|---|"]
   for r in rows:
     lines.append(f"| {r['method']} | {r['sc_median']:.2f} | {r['s_per_clip_batch']:.4f} | "
@@ -173,15 +193,18 @@ def main(argv):
   try:
     configs = [tuple(int(v) for v in c.split(":")) for c in _CONFIGS.value.split(",")]
     x = load_clips(Path(_DATA_DIR.value), _SECONDS.value)
+    if _CLIPS.value:
+      x = x[: _CLIPS.value]
   except (audio.AudioError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
   results = {}
   for n_fft, hop in configs:
     sweep = tuple(int(v) for v in _SWEEP.value.split(",") if v)
-    rows = bench_config(x, n_fft, hop, _SEEDS.value, sweep, _SWEEP_ONLY.value)
-    print(format_table(rows, n_fft, hop), flush=True)
-    print("clips:", ", ".join(label for label, _, _ in CLIPS), flush=True)
+    rows = bench_config(x, n_fft, hop, _SEEDS.value, sweep, _SWEEP_ONLY.value, _METHODS.value,
+                        _SWEEP_METHOD.value or phase.DEFAULT_METHOD)
+    print(format_table(rows, n_fft, hop, len(x)), flush=True)
+    print("clips:", ", ".join(label for label, _, _ in CLIPS[: len(x)]), flush=True)
     results[f"{n_fft}:{hop}"] = rows
   if _OUTPUT.value:
     Path(_OUTPUT.value).write_text(json.dumps(dict(device=str(jax.devices()[0]),

@@ -1,6 +1,6 @@
 """Throws away an audio file's phase and reconstructs it from the STFT magnitude.
 
-  python -m experiments.reconstruct --input=FILE --output=OUT.wav --method=rtpghi+fgla --n_iter=80
+  python -m experiments.reconstruct --input=FILE --output=OUT.wav --method=pghi+fgla --n_iter=60
 
 Writes OUT.wav (atomically) and OUT.json beside it with the spectral convergence
 (dB, lower is better), the reconstruction's wall time (a second, compiled run)

@@ -304,7 +304,16 @@ def test_spectral_convergence_regression(method):
   assert _sc(S, y) < SC_LIMITS[method], (method, _sc(S, y))
 
 
-@pytest.mark.parametrize("method", ["fgla", "pghi", "rtpghi", "spsi", "rtisi_la", "rtpghi+fgla"])
+def test_default_is_pghi_then_fgla():
+  y = np.asarray(phase.reconstruct(S, n_fft=N_FFT, hop_length=HOP, key=KEY))
+  explicit = phase.reconstruct(S, n_fft=N_FFT, hop_length=HOP, method="pghi+fgla", n_iter=60,
+                               key=KEY)
+  np.testing.assert_allclose(y, np.asarray(explicit), atol=1e-6)
+  assert _sc(S, y) < SC_LIMITS["pghi+fgla"] - 1.0  # 60 iterations beat the 16-iteration limit
+
+
+@pytest.mark.parametrize("method", ["fgla", "pghi", "rtpghi", "spsi", "rtisi_la", "rtpghi+fgla",
+                                    "pghi+fgla"])
 def test_batch_equals_per_example(method):
   batch = np.stack([S, S[:, ::-1] * 0.5 + S * 0.1])
   # No key: the PGHI fill phase would be drawn for the whole batch shape.
