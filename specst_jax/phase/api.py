@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from jax.typing import ArrayLike
@@ -22,6 +24,18 @@ DEFAULT_N_ITER = 60
 SINGLE_PASS = ("pghi", "rtpghi", "spsi", "rtisi_la")
 METHODS = ("gla", "fgla") + SINGLE_PASS + tuple(f"{m}+fgla" for m in SINGLE_PASS) + tuple(
     f"{m}+gla" for m in SINGLE_PASS)
+
+
+def _synthesise(S, phase, *, n_fft, hop_length, win_length, window, center, length):
+  return spectral.istft(S * _common.phasor(phase), n_fft=n_fft, hop_length=hop_length,
+                        win_length=win_length, window=window, center=center, length=length)
+
+
+@functools.cache
+def _compiled_synthesise():
+  # Compiled once per shape: eagerly, the batched ISTFT's lax.map was traced anew on every call.
+  return jax.jit(_synthesise, static_argnames=("n_fft", "hop_length", "win_length", "window",
+                                               "center", "length"))
 
 
 def _phase_estimate(name, S, key, *, n_fft, hop_length, win_length, window):
@@ -86,8 +100,10 @@ def reconstruct(
     init = _phase_estimate(first, S, key, n_fft=n_fft, hop_length=hop_length,
                            win_length=win_length, window=window)
     if not stage:
-      return spectral.istft(S * _common.phasor(init), n_fft=n_fft, hop_length=hop_length,
-                            win_length=win_length, window=window, center=center, length=length)
+      _common.check_window(window)
+      return _compiled_synthesise()(S, init, n_fft=n_fft, hop_length=hop_length,
+                                    win_length=win_length, window=window, center=center,
+                                    length=length)
   return griffin_lim(
       S, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
       center=center, length=length, n_iter=int(n_iter),
