@@ -5,8 +5,11 @@ Tolerances (float32):
     n_iter=2 to 5e-3 of the peak (measured 1e-3: float32 FFT differences are amplified where
     |STFT| is small and the phase is ill-defined); n_iter=32: SC within 0.3 dB (measured < 0.05).
   * rtpghi's scan formulation vs a heapq walk over the same two frames: 1e-4 rad.
-  * pghi vs pghipy: not here (numba compiles pghipy for ~15 s); experiments/bench_phase.py
-    compares them on real clips (SC equal to 0.01 dB).
+  * pghi(integration="heap") vs pghipy: not here (numba compiles pghipy for ~15 s);
+    experiments/bench_phase.py compares them on real clips (SC equal to 0.01 dB).
+  * pghi's default spanning-tree walk vs scipy's minimum spanning tree integrated breadth-first:
+    1e-9 rad (float64 sums in a different order); vs the heap walk on 1-D grids: 1e-9 rad.
+  * the fused GLA projection vs spectral.stft(spectral.istft(c)): 1e-4 of the peak.
   * SC regressions: thresholds are measured values (see SC_LIMITS) plus a margin.
 """
 
