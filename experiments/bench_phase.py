@@ -1,6 +1,8 @@
 """Phase reconstruction benchmark: every method's SC and time next to librosa and pghipy.
 
   python -m experiments.bench_phase [--data_dir=../shared/data] [--configs=1024:256,2048:512]
+  python -m experiments.bench_phase --methods=pghi,pghipy,"pghi+fgla 60" --clips=4  # a quick look
+  python -m experiments.bench_phase --sweep_only --sweep_method=pghi+fgla --sweep=30,40,60
 
 Eight real clips cropped to 5 s at 22050 Hz (2 LJSpeech, the rooster, 2 music
 excerpts, 3 ESC-50 classes). For each STFT setting: spectral convergence (dB,
@@ -8,7 +10,8 @@ median over clips of the median over seeds for random starts) and time per clip
 for a batch of 8 clips (all methods, ours and librosa's, get the same batch) and
 for one clip. Compile time is excluded from every time and printed apart.
 pghipy (numba) runs per clip on the same magnitudes, with the Hann window's
-gamma, after a warm-up call. librosa and pghipy are bench-only dependencies.
+gamma, after a warm-up call; "ours pghi heap" is pghi(integration="heap"), the
+exact heap walk (pghipy's order). librosa and pghipy are bench-only dependencies.
 """
 
 from __future__ import annotations
