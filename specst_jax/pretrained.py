@@ -36,7 +36,8 @@ def model_from_provenance(provenance: dict[str, Any]) -> WyseClassifier:
   return WyseClassifier(n_classes=m["n_classes"], n_aux_classes=aux,
                         conv_features=tuple(m["conv_features"]),
                         kernel_width=m["kernel_width"], dense_features=m["dense_features"],
-                        dropout_rate=m["dropout_rate"], dtype=jnp.dtype(m.get("dtype", "float32")))
+                        dropout_rate=m["dropout_rate"], dtype=jnp.dtype(m.get("dtype", "float32")),
+                        head_input=m.get("head_input", "flatten"))
 
 
 def load_wyse(path: str | os.PathLike | None = None

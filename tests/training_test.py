@@ -184,3 +184,77 @@ def test_shipped_weights_load_and_classify():
 
 
 SHIPPED_MIN_CORRECT = 3
+
+
+@JIT
+def test_mixup_loss_mixes_inputs_and_both_cross_entropies(jit):
+  model = WyseClassifier(n_classes=5, n_aux_classes=3, conv_features=(4, 2), dense_features=4,
+                         head_input="meanmax")
+  x = jax.random.normal(jax.random.key(0), (4, 12, 7))
+  params = model.init(jax.random.key(1), x)["params"]
+  batch = {"x": x, "y": jnp.array([0, 1, 2, 3]), "aux": jnp.array([0, 1, 2, 0]),
+           "w": jnp.ones(4, jnp.float32)}
+  lam, perm = jnp.float32(0.3), jnp.array([2, 3, 1, 0])
+  fn = lambda p, b: training.loss_and_metrics(p, b, None, model=model, aux_weight=1.0,  # noqa
+                                              train=False, mixup=(lam, perm))
+  loss, _ = (jax.jit(fn) if jit else fn)(params, batch)
+  mixed = 0.3 * x + 0.7 * x[np.asarray(perm)]
+  logits, acts = model.apply({"params": params}, mixed)
+  logits, aux = np.asarray(logits, np.float64), np.asarray(acts["aux_logits"], np.float64)
+  y, a, p = np.asarray(batch["y"]), np.asarray(batch["aux"]), np.asarray(perm)
+  expected = (0.3 * (_log_softmax_ce(logits, y) + _log_softmax_ce(aux, a))
+              + 0.7 * (_log_softmax_ce(logits, y[p]) + _log_softmax_ce(aux, a[p])))
+  np.testing.assert_allclose(loss, expected.mean(), rtol=1e-5)
+
+
+@JIT
+def test_augment_rolls_each_example_and_masks_bands(jit):
+  x = jnp.arange(3 * 10 * 6, dtype=jnp.float32).reshape(3, 10, 6) + 1.0
+  key = jax.random.key(3)
+  roll = training.Augmentation(time_roll=True)
+  fn = lambda x, k, a: training.augment(x, k, a)  # noqa: E731
+  if jit:
+    fn = jax.jit(fn, static_argnums=2)
+  rolled = np.asarray(fn(x, key, roll))
+  for b in range(3):  # each example is a circular shift of itself along frames
+    shifts = [s for s in range(10) if np.array_equal(np.roll(np.asarray(x[b]), s, 0), rolled[b])]
+    assert len(shifts) == 1
+  masked = np.asarray(fn(x, key, training.Augmentation(freq_mask=3, time_mask=4)))
+  for b in range(3):
+    zero_channels = np.all(masked[b] == 0, axis=0).sum()
+    zero_frames = np.all(masked[b] == 0, axis=1).sum()
+    assert zero_channels <= 3 and zero_frames <= 4
+    keep = masked[b] != 0  # everything not masked is untouched
+    np.testing.assert_array_equal(masked[b][keep], np.asarray(x[b])[keep])
+  np.testing.assert_array_equal(fn(x, key, training.Augmentation()), x)
+
+
+def test_scale_by_fan_in_divides_by_the_fan_in_ratio():
+  updates = {"conv1": {"kernel": jnp.ones((5, 8, 16)), "bias": jnp.ones(16)},
+             "conv2": {"kernel": jnp.ones((5, 16, 4)), "bias": jnp.ones(4)},
+             "head": {"kernel": jnp.ones((4, 3)), "bias": jnp.ones(3)}}
+  tx = training.scale_by_fan_in("conv1")
+  out, _ = jax.jit(tx.update)(updates, tx.init(updates))
+  np.testing.assert_allclose(out["conv1"]["kernel"], 1.0)
+  np.testing.assert_allclose(out["conv2"]["kernel"], 40 / 80)  # fan-ins 5*8 and 5*16
+  np.testing.assert_allclose(out["conv2"]["bias"], 40 / 80)
+  np.testing.assert_allclose(out["head"]["bias"], 1.0)  # fan-in 4 < 40: never scaled up
+
+
+@pytest.mark.parametrize("head_input", ["max", "mean", "meanmax"])
+def test_pooled_heads_accept_any_length(head_input):
+  model = WyseClassifier(n_classes=5, n_aux_classes=0, conv_features=(4, 3), dense_features=4,
+                         head_input=head_input)
+  params = model.init(jax.random.key(0), jnp.zeros((1, 16, 7)))
+  x = jax.random.normal(jax.random.key(1), (2, 40, 7))
+  logits, acts = model.apply(params, x)
+  pooled = np.asarray(acts["pool2"])
+  expected_in = {"max": pooled.max(1), "mean": pooled.mean(1),
+                 "meanmax": np.concatenate([pooled.mean(1), pooled.max(1)], -1)}[head_input]
+  dense = params["params"]["dense"]
+  np.testing.assert_allclose(
+      acts["dense"], np.maximum(expected_in @ dense["kernel"] + dense["bias"], 0), rtol=1e-5,
+      atol=1e-6)
+  assert logits.shape == (2, 5)
+  with pytest.raises(ValueError, match="head_input"):
+    WyseClassifier(conv_features=(2, 2), head_input="sum").init(jax.random.key(0), x)

@@ -29,6 +29,10 @@ class WyseClassifier(nn.Module):
     dense_features: width of the hidden dense layer.
     dropout_rate: dropout before the heads, active only when ``train=True``.
     dtype: computation dtype (parameters stay float32).
+    head_input: how the last pooled conv map ``[batch, frames', channels]`` feeds the
+      dense layer: ``"flatten"`` (the paper's; ties the heads to one frame count) or
+      global pooling over frames, ``"max"``, ``"mean"`` or ``"meanmax"`` (mean and max
+      concatenated; any frame count, invariant to time shifts).
   """
 
   n_classes: int = 50
@@ -38,6 +42,7 @@ class WyseClassifier(nn.Module):
   dense_features: int = 32
   dropout_rate: float = 0.5
   dtype: jnp.dtype = jnp.float32
+  head_input: str = "flatten"
 
   @nn.compact
   def __call__(
@@ -70,7 +75,7 @@ class WyseClassifier(nn.Module):
       activations[f"pool{i}"] = h
     if not heads:
       return None, activations
-    h = h.reshape(h.shape[0], -1)
+    h = _head_input(h, self.head_input)
     h = nn.relu(nn.Dense(self.dense_features, dtype=self.dtype, name="dense")(h))
     activations["dense"] = h
     h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
@@ -79,3 +84,16 @@ class WyseClassifier(nn.Module):
       activations["aux_logits"] = nn.Dense(self.n_aux_classes, dtype=self.dtype,
                                            name="aux_head")(h)
     return logits, activations
+
+
+def _head_input(h: jax.Array, kind: str) -> jax.Array:
+  """``[batch, frames, channels]`` -> ``[batch, features]`` for the dense layer."""
+  if kind == "flatten":
+    return h.reshape(h.shape[0], -1)
+  if kind == "max":
+    return jnp.max(h, axis=1)
+  if kind == "mean":
+    return jnp.mean(h, axis=1)
+  if kind == "meanmax":
+    return jnp.concatenate([jnp.mean(h, axis=1), jnp.max(h, axis=1)], axis=-1)
+  raise ValueError(f"head_input must be 'flatten', 'max', 'mean' or 'meanmax', got {kind!r}")
