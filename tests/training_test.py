@@ -259,3 +259,17 @@ def test_pooled_heads_accept_any_length(head_input):
   assert logits.shape == (2, 5)
   with pytest.raises(ValueError, match="head_input"):
     WyseClassifier(conv_features=(2, 2), head_input="sum").init(jax.random.key(0), x)
+
+
+def test_paper_config_options():
+  from experiments.configs import paper
+  c = paper.get_config("log_mel,study,fold2")
+  assert c.train_folds == (1, 3, 4, 5) and c.test_folds == (2,)
+  assert c.model.conv_features == (512, 64) and c.model.head_input == "meanmax"
+  assert c.standardize and c.lr_fan_in_scaling and c.augment.time_roll
+  old = paper.get_config("unit_db,paper_recipe")
+  assert old.model.head_input == "flatten" and not old.standardize and not old.augment.time_roll
+  assert paper.get_config("flatten,noaux").aux_weight == 0.0
+  for bad in ("fold1,fold2", "log_mel,mfcc", "fold6"):
+    with pytest.raises(ValueError, match="config arguments"):
+      paper.get_config(bad)
