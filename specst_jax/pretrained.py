@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import flax.serialization
-import jax.numpy as jnp
 import numpy as np
 
+from specst_jax.models import wyse
 from specst_jax.models.wyse import WyseClassifier
 
 WEIGHTS_NAME = "wyse_esc50.msgpack"
@@ -31,13 +31,8 @@ def default_weights_path() -> Path:
 
 def model_from_provenance(provenance: dict[str, Any]) -> WyseClassifier:
   """The module a provenance record's ``config`` describes."""
-  m = provenance["config"]["model"]
-  aux = m["n_aux_classes"] if provenance["config"].get("aux_weight", 1.0) > 0 else 0
-  return WyseClassifier(n_classes=m["n_classes"], n_aux_classes=aux,
-                        conv_features=tuple(m["conv_features"]),
-                        kernel_width=m["kernel_width"], dense_features=m["dense_features"],
-                        dropout_rate=m["dropout_rate"], dtype=jnp.dtype(m.get("dtype", "float32")),
-                        head_input=m.get("head_input", "flatten"))
+  config = provenance["config"]
+  return wyse.from_model_config(config["model"], aux=config.get("aux_weight", 1.0) > 0)
 
 
 def load_wyse(path: str | os.PathLike | None = None

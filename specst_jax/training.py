@@ -38,6 +38,7 @@ from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from specst_jax import esc50, files
+from specst_jax.models import wyse
 from specst_jax.models.wyse import WyseClassifier
 
 Batch = dict[str, np.ndarray]
@@ -52,13 +53,7 @@ class TrainState(train_state.TrainState):
 
 def make_model(config: ml_collections.ConfigDict) -> WyseClassifier:
   """The classifier a config describes (no auxiliary head when ``aux_weight == 0``)."""
-  m = config.model
-  return WyseClassifier(
-      n_classes=m.n_classes,
-      n_aux_classes=m.n_aux_classes if config.aux_weight > 0 else 0,
-      conv_features=tuple(m.conv_features), kernel_width=m.kernel_width,
-      dense_features=m.dense_features, dropout_rate=m.dropout_rate,
-      dtype=jnp.dtype(m.get("dtype", "float32")), head_input=m.get("head_input", "flatten"))
+  return wyse.from_model_config(config.model, aux=config.aux_weight > 0)
 
 
 def make_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int

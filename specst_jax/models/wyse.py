@@ -11,6 +11,9 @@ frame count it was initialised with. Style transfer calls it with ``heads=False`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -84,6 +87,16 @@ class WyseClassifier(nn.Module):
       activations["aux_logits"] = nn.Dense(self.n_aux_classes, dtype=self.dtype,
                                            name="aux_head")(h)
     return logits, activations
+
+
+def from_model_config(m: Mapping[str, Any], *, aux: bool) -> WyseClassifier:
+  """The classifier a config's ``model`` section describes (a ConfigDict or the dict in
+  a provenance record); ``aux=False`` drops the auxiliary head."""
+  return WyseClassifier(
+      n_classes=m["n_classes"], n_aux_classes=m["n_aux_classes"] if aux else 0,
+      conv_features=tuple(m["conv_features"]), kernel_width=m["kernel_width"],
+      dense_features=m["dense_features"], dropout_rate=m["dropout_rate"],
+      dtype=jnp.dtype(m.get("dtype", "float32")), head_input=m.get("head_input", "flatten"))
 
 
 def _head_input(h: jax.Array, kind: str) -> jax.Array:
