@@ -42,6 +42,9 @@ NET_DEFAULTS = {
                   n_iter=200, learning_rate=0.02, init="content", noise=0.2, content_weight=1.0,
                   style_weight=1e3, filters=None, phase_method="fgla", phase_iter=100),
 }
+# With trained Wyse weights, the STFT settings left unset are the weights' own (the shipped
+# file: 16 kHz, n_fft 512, hop 128, not centred).
+STFT_KEYS = ("sr", "n_fft", "hop_length", "center")
 DEMO = dict(duration=2.5, filters=1024, n_iter=60, phase_iter=60)
 
 _CONTENT = flags.DEFINE_string("content", None, "content audio file; unset: built-in demo signal")
@@ -82,7 +85,8 @@ def _settings() -> dict:
     raise ValueError("--filters applies to --net=ulyanov only")
   s.update({k: v for k, v in given.items() if v is not None})
   s.update(net=net, seed=_SEED.value, demo=demo, content=_CONTENT.value,
-           style=list(_STYLE.value or []), weights_flag=_WEIGHTS.value)
+           style=list(_STYLE.value or []), weights_flag=_WEIGHTS.value,
+           stft_given=[k for k in STFT_KEYS if given.get(k) is not None])
   if demo and s["style"]:
     raise ValueError("--style needs --content (the demo uses built-in signals)")
   if not demo and not s["style"]:
@@ -108,47 +112,55 @@ def _magnitude(x: np.ndarray, s: dict, name: str) -> jax.Array:
     raise ValueError(f"{name}: {e}") from e
 
 
-def _wyse_params(s: dict, key: jax.Array, n_bins: int) -> pl.NetSetup:
+def _load_wyse_weights(s: dict):
+  """``(module, params, provenance)`` of the Wyse weights the run asks for, or ``None``
+  (random weights: ``--weights=random``, or no shipped file)."""
   flag = s["weights_flag"]
-  kw = dict(content_weight=s["content_weight"], style_weight=s["style_weight"])
   if flag == "random":
-    return pl.wyse_setup(key, n_bins, **kw)
+    return None
+  from specst_jax import pretrained
   try:
-    from specst_jax import pretrained  # helper E's module; may not exist yet
-  except ImportError:
-    if flag:
-      raise ValueError(
-          f"--weights={flag}: specst_jax.pretrained (the Wyse loader) is missing") from None
-    logging.warning("specst_jax.pretrained not available: using RANDOM Wyse weights")
-    return pl.wyse_setup(key, n_bins, **kw)
-  try:
-    loaded = pretrained.load_wyse(flag) if flag else pretrained.load_wyse()
+    return pretrained.load_wyse(flag) if flag else pretrained.load_wyse()
   except FileNotFoundError as e:
     if flag:
       raise ValueError(f"--weights={flag}: {e}") from e
     logging.warning("no shipped Wyse weights (%s): using RANDOM Wyse weights", e)
+    return None
+
+
+def _adopt_weight_settings(s: dict, provenance: dict) -> None:
+  """Runs at the STFT settings the weights were trained with: a setting left unset on the
+  command line is taken from the provenance, one set to another value is an error."""
+  for k in STFT_KEYS:
+    if k not in provenance or s[k] == provenance[k]:
+      continue
+    if k in s["stft_given"]:
+      raise ValueError(f"the Wyse weights were trained with {k}={provenance[k]}, the run asks for "
+                       f"--{k}={s[k]} (leave it unset or pass --weights=random)")
+    s[k] = provenance[k]
+  if provenance.get("representation", "unit_db") != "unit_db":
+    raise ValueError(f"the Wyse weights use representation {provenance['representation']!r}; "
+                     "style transfer needs 'unit_db'")
+
+
+def _wyse_params(s: dict, key: jax.Array, n_bins: int, loaded) -> pl.NetSetup:
+  kw = dict(content_weight=s["content_weight"], style_weight=s["style_weight"])
+  if loaded is None:
     return pl.wyse_setup(key, n_bins, **kw)
   module, params, meta = loaded
-  for k in ("sr", "n_fft", "hop_length", "center"):
-    if k in meta and meta[k] != s[k]:
-      raise ValueError(f"the Wyse weights were trained with {k}={meta[k]}, the run uses {s[k]} "
-                       f"(pass --{k}={meta[k]} or --weights=random)")
-  if meta.get("representation", "unit_db") != "unit_db":
-    raise ValueError(f"the Wyse weights use representation {meta['representation']!r}; "
-                     "style transfer needs 'unit_db'")
   return pl.wyse_setup(key, n_bins, module=module, params={"params": params},
                        mean=meta.get("mean"), std=meta.get("std"),
-                       weights=f"trained ({flag or 'shipped'})", **kw)
+                       weights=f"trained ({s['weights_flag'] or 'shipped'})", **kw)
 
 
-def _setup(s: dict, key: jax.Array, n_bins: int) -> pl.NetSetup:
+def _setup(s: dict, key: jax.Array, n_bins: int, wyse_weights=None) -> pl.NetSetup:
   if s["net"] == "ulyanov":
     if s["weights_flag"]:
       raise ValueError("--weights: the Ulyanov net always uses random weights")
     return pl.ulyanov_setup(key, n_bins, filters=s["filters"], content_weight=s["content_weight"],
                             style_weight=s["style_weight"])
   if s["net"] == "wyse":
-    return _wyse_params(s, key, n_bins)
+    return _wyse_params(s, key, n_bins, wyse_weights)
   if s["weights_flag"]:
     from specst_jax.models import vgg19_weights
     params, prep = vgg19_weights.load_vgg19_weights(s["weights_flag"])
@@ -190,12 +202,15 @@ def run(s: dict) -> dict:
   t_start = time.perf_counter()
   out = Path(s["output_dir"])
   out.mkdir(parents=True, exist_ok=True)
+  wyse_weights = _load_wyse_weights(s) if s["net"] == "wyse" else None
+  if wyse_weights is not None:
+    _adopt_weight_settings(s, wyse_weights[2])
   content_audio, style_audio = _load(s)
   S_c = _magnitude(content_audio, s, "content")
   S_s = [_magnitude(a, s, f"style {i}") for i, a in enumerate(style_audio)]
   key = jax.random.key(s["seed"])
   k_net, k_init, k_phase = jax.random.split(key, 3)
-  setup = _setup(s, k_net, S_c.shape[-1])
+  setup = _setup(s, k_net, S_c.shape[-1], wyse_weights)
   logging.info("net %s, weights: %s", setup.name, setup.weights)
   x_c = pl.to_representation(S_c, setup.representation)
   x_s = [pl.to_representation(S, setup.representation) for S in S_s]

@@ -265,6 +265,26 @@ class CliTest(absltest.TestCase):
     for k in ("compile_time_s", "optimize_time_s", "wall_time_s", "n_evaluations"):
       self.assertIn(k, m)
 
+  def test_wyse_runs_at_the_shipped_weights_settings(self):
+    # --net=wyse with no STFT flags adopts the shipped weights' sr/n_fft/hop (16 kHz), so
+    # the default command works on a fresh machine; a conflicting flag is a clear error.
+    from specst_jax import pretrained
+    try:
+      _, _, meta = pretrained.load_wyse()
+    except FileNotFoundError:
+      self.skipTest("no shipped Wyse weights")
+    out_dir = tempfile.mkdtemp()
+    r = self._run("--net=wyse", f"--output_dir={out_dir}", "--n_iter=3", "--phase_iter=3")
+    self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+    m = json.load(open(os.path.join(out_dir, "metrics.json")))
+    self.assertFalse(m["random_weights"])
+    for k in ("sr", "n_fft", "hop_length", "center"):
+      self.assertEqual(m["settings"][k], meta[k], k)
+    other = 22050 if meta["sr"] != 22050 else 16000
+    r = self._run("--net=wyse", f"--sr={other}", f"--output_dir={out_dir}/bad")
+    self.assertEqual(r.returncode, 1)
+    self.assertIn(f"trained with sr={meta['sr']}", r.stderr.strip().splitlines()[-1])
+
   def test_bad_input_file(self):
     d = tempfile.mkdtemp()
     bad = os.path.join(d, "not_audio.wav")
