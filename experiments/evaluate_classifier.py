@@ -1,8 +1,10 @@
 """Accuracy of trained Wyse-classifier weights on ESC-50 folds.
 
   python -m experiments.evaluate_classifier --fold=5
+  python -m experiments.evaluate_classifier --fold=5 --weights=log_mel
 
-Loads the shipped weights (or ``--weights``), computes the features the weights'
+Loads the shipped weights (``--weights``: ``unit_db``, the default, or ``log_mel``, see
+``specst_jax.pretrained.SHIPPED``; or a ``.msgpack`` path), computes the features the weights'
 provenance names (cached, see ``specst_jax.esc50``), and prints the class and
 centroid-class accuracy on the chosen folds; ``--output`` also writes them as JSON.
 """
@@ -15,7 +17,8 @@ from absl import app, flags
 
 from specst_jax import esc50, files, pretrained, training
 
-_WEIGHTS = flags.DEFINE_string("weights", None, "Weights .msgpack (default: the shipped file).")
+_WEIGHTS = flags.DEFINE_string(
+    "weights", None, "Weights .msgpack, or a shipped file's name: unit_db (default), log_mel.")
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data/esc50_16k", "ESC-50 root.")
 _FOLD = flags.DEFINE_multi_integer("fold", [5], "Fold(s) to evaluate on (1-5).")
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Feature cache (default ~/.cache/specst_jax).")
@@ -36,7 +39,7 @@ def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
   m = training.evaluate(eval_fn, params, x, ds.targets[idx], aux, batch_size)
   return {"folds": list(folds), "clips": int(len(idx)), "accuracy": m["accuracy"],
           "aux_accuracy": m["aux_accuracy"] if module.n_aux_classes else None,
-          "loss": m["loss"], "weights": str(weights or pretrained.default_weights_path()),
+          "loss": m["loss"], "weights": str(weights or "unit_db"),
           "shipped_test_accuracy": prov.get("test_accuracy")}
 
 

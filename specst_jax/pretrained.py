@@ -1,8 +1,11 @@
-"""The shipped ESC-50-trained Wyse classifier (``specst_jax/weights/wyse_esc50.*``).
+"""The shipped ESC-50-trained Wyse classifiers (``specst_jax/weights/wyse_esc50*``).
 
-``wyse_esc50.msgpack`` (flax.serialization) holds ``params``, the spectral-centroid
+Two files ship, named by their input representation (:data:`SHIPPED`): ``unit_db``
+(the paper's [0, 1] dB image; the default, and what style transfer optimises) and
+``log_mel`` (the most accurate input measured, for classification). Each
+``.msgpack`` (flax.serialization) holds ``params``, the spectral-centroid
 class edges fitted on the training folds, and, for standardised representations,
-the per-channel ``mean``/``std``; ``wyse_esc50.json`` is its provenance (sample rate,
+the per-channel ``mean``/``std``; the ``.json`` beside it is its provenance (sample rate,
 STFT settings, representation, classes, fold-5 accuracy, config, command, date).
 Host-side I/O module.
 """
@@ -21,12 +24,15 @@ import numpy as np
 from specst_jax.models import wyse
 from specst_jax.models.wyse import WyseClassifier
 
-WEIGHTS_NAME = "wyse_esc50.msgpack"
+SHIPPED = {"unit_db": "wyse_esc50.msgpack", "log_mel": "wyse_esc50_log_mel.msgpack"}
+WEIGHTS_NAME = SHIPPED["unit_db"]
 
 
-def default_weights_path() -> Path:
-  """The file shipped inside the package."""
-  return Path(str(importlib.resources.files("specst_jax") / "weights" / WEIGHTS_NAME))
+def default_weights_path(name: str = "unit_db") -> Path:
+  """The file shipped inside the package under ``name`` (a key of :data:`SHIPPED`)."""
+  if name not in SHIPPED:
+    raise ValueError(f"shipped weights are {sorted(SHIPPED)}, got {name!r}")
+  return Path(str(importlib.resources.files("specst_jax") / "weights" / SHIPPED[name]))
 
 
 def model_from_provenance(provenance: dict[str, Any]) -> WyseClassifier:
@@ -41,7 +47,8 @@ def load_wyse(path: str | os.PathLike | None = None
 
   Args:
     path: a ``.msgpack`` written by :func:`specst_jax.training.export_model`, with
-      its ``.json`` provenance beside it; ``None`` loads the shipped file.
+      its ``.json`` provenance beside it, or the name of a shipped file (a key of
+      :data:`SHIPPED`); ``None`` loads the shipped ``unit_db`` file.
 
   Returns:
     ``(module, params, provenance)``: apply with
@@ -55,7 +62,9 @@ def load_wyse(path: str | os.PathLike | None = None
     FileNotFoundError: the weights or provenance file is missing.
     ValueError: the file is not a weights file of this format.
   """
-  path = Path(path) if path is not None else default_weights_path()
+  if path is None or str(path) in SHIPPED:
+    path = default_weights_path(str(path or "unit_db"))
+  path = Path(path)
   meta_path = path.with_suffix(".json")
   for p in (path, meta_path):
     if not p.is_file():

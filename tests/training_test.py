@@ -160,18 +160,26 @@ def test_load_wyse_errors(tmp_path):
     pretrained.load_wyse(tmp_path / "bad.msgpack")
 
 
-def test_shipped_weights_load_and_classify():
-  """The shipped file loads with the paper's settings; on real fold-5 clips it beats chance."""
-  path = pretrained.default_weights_path()
+# The STFT each shipped file was trained with: (sr, n_fft, hop, centred, frames, channels).
+SHIPPED_SETTINGS = {"unit_db": (16000, 512, 128, False, 622, 257),
+                    "log_mel": (16000, 1024, 512, False, 155, 128)}
+
+
+@pytest.mark.parametrize("name", sorted(pretrained.SHIPPED))
+def test_shipped_weights_load_and_classify(name):
+  """Each shipped file loads with its settings; on real fold-5 clips it beats chance."""
+  path = pretrained.default_weights_path(name)
   assert path.is_file(), f"shipped weights missing: {path}"
-  module, params, prov = pretrained.load_wyse()
-  assert (prov["sr"], prov["n_fft"], prov["hop_length"], prov["center"]) == (16000, 512, 128, False)
-  assert prov["representation"] == "unit_db" and prov["n_frames"] == 622
+  module, params, prov = pretrained.load_wyse(name)
+  sr, n_fft, hop, center, frames, channels = SHIPPED_SETTINGS[name]
+  assert (prov["sr"], prov["n_fft"], prov["hop_length"], prov["center"]) == (sr, n_fft, hop, center)
+  assert prov["representation"] == name and prov["n_frames"] == frames
+  assert prov["n_channels"] == channels and prov["mean"].shape == (channels,)
   assert len(prov["classes"]) == 50 and prov["classes"][0] == "dog"
   assert prov["train_folds"] == [1, 2, 3, 4] and prov["test_folds"] == [5]
   assert len(prov["centroid_edges"]) == 15 and np.all(np.diff(prov["centroid_edges"]) > 0)
-  logits, acts = module.apply({"params": params}, jnp.zeros((1, 622, 257)))
-  assert logits.shape == (1, 50) and acts["conv1"].shape == (1, 622, 2048)
+  logits, acts = module.apply({"params": params}, jnp.zeros((1, frames, channels)))
+  assert logits.shape == (1, 50) and acts["conv1"].shape == (1, frames, 2048)
   if not DATA.is_dir():
     pytest.skip("ESC-50 data not present: accuracy part skipped")
   clips = [c for c in esc50.read_metadata(DATA) if c.fold == 5][::20]  # 20 clips
@@ -181,7 +189,13 @@ def test_shipped_weights_load_and_classify():
   pred = np.asarray(jax.jit(module.apply)({"params": params}, x)[0]).argmax(-1)
   correct = int(np.sum(pred == np.array([c.target for c in clips])))
   # Chance is 1 in 50: P(>= SHIPPED_MIN_CORRECT of 20 by chance) < 1e-4.
-  assert correct >= SHIPPED_MIN_CORRECT, f"{correct} of 20 fold-5 clips correct"
+  assert correct >= SHIPPED_MIN_CORRECT, f"{name}: {correct} of 20 fold-5 clips correct"
+
+
+def test_shipped_weights_names():
+  assert pretrained.default_weights_path() == pretrained.default_weights_path("unit_db")
+  with pytest.raises(ValueError, match="shipped weights are"):
+    pretrained.default_weights_path("mfcc")
 
 
 SHIPPED_MIN_CORRECT = 5
@@ -270,6 +284,11 @@ def test_paper_config_options():
   old = paper.get_config("unit_db,paper_recipe")
   assert old.model.head_input == "flatten" and not old.standardize and not old.augment.time_roll
   assert paper.get_config("flatten,noaux").aux_weight == 0.0
-  for bad in ("fold1,fold2", "log_mel,mfcc", "fold6"):
+  coarse = paper.get_config("log_mel,hop512,aug")
+  assert (coarse.features.n_fft, coarse.features.hop_length) == (1024, 512)
+  assert coarse.augment.mixup == paper.AUG["mixup"] and coarse.augment.freq_mask > 0
+  assert paper.get_config("hop256").features.hop_length == 256
+  assert c.augment.mixup == 0.0 and c.features.hop_length == 128
+  for bad in ("fold1,fold2", "log_mel,mfcc", "fold6", "hop256,hop512"):
     with pytest.raises(ValueError, match="config arguments"):
       paper.get_config(bad)

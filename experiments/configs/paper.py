@@ -6,8 +6,11 @@ and optionally ``noaux`` (auxiliary centroid head off), ``study`` (a smaller fir
 layer, 512 filters, for the cheaper representation study), ``flatten`` (the paper's
 flatten-into-dense head instead of global mean+max pooling over time) and ``paper_recipe``
 (session 1's recipe: no augmentation, no per-layer step scaling, Adam 2e-4, dropout 0.2,
-unit_db not standardised) and ``foldK`` (test on fold K, train on the other four; default
-fold 5, for cross-validation). Example: ``--config=experiments/configs/paper.py:mfcc,noaux``.
+unit_db not standardised), ``foldK`` (test on fold K, train on the other four; default
+fold 5, for cross-validation), ``hop256`` / ``hop512`` (coarser frames than the paper's
+hop 128: n_fft 512 / hop 256, or n_fft 1024 / hop 512; the same two conv layers then see
+2x / 4x more time) and ``aug`` (mixup and band masks on top of the time roll, see
+AUG below). Example: ``--config=experiments/configs/paper.py:log_mel,hop512,aug,noaux``.
 
 Differences from the paper's own training (stated in WORKSPACE.md): 16 kHz data (the
 ESC-50 copy's native rate), hence 622 frames instead of 856; all inputs standardised per
@@ -24,10 +27,13 @@ import ml_collections
 
 REPRESENTATIONS = ("unit_db", "log_mel", "mfcc", "log1p")
 FOLDS = tuple(f"fold{k}" for k in range(1, 6))
-OPTIONS = ("noaux", "study", "flatten", "paper_recipe") + FOLDS
+STFTS = {"hop256": (512, 256), "hop512": (1024, 512)}  # name -> (n_fft, hop_length)
+OPTIONS = ("noaux", "study", "flatten", "paper_recipe", "aug") + tuple(STFTS) + FOLDS
 # Augmentation widths (channels, frames) and mixup's Beta parameter, chosen on the
 # validation split with the study net (WORKSPACE.md, "Recipe").
 FREQ_MASK, TIME_MASK, MIXUP = 0, 0, 0.0
+# The ``aug`` option: longer runs overfit without it (WORKSPACE.md, session 3).
+AUG = dict(freq_mask=16, time_mask=16, mixup=0.4)
 
 
 def get_config(arg: str = "unit_db") -> ml_collections.ConfigDict:
@@ -35,7 +41,8 @@ def get_config(arg: str = "unit_db") -> ml_collections.ConfigDict:
   reps = [a for a in args if a in REPRESENTATIONS]
   unknown = [a for a in args if a not in REPRESENTATIONS + OPTIONS]
   folds = [int(a[4:]) for a in args if a in FOLDS]
-  if unknown or len(reps) > 1 or len(folds) > 1:
+  stfts = [STFTS[a] for a in args if a in STFTS]
+  if unknown or len(reps) > 1 or len(folds) > 1 or len(stfts) > 1:
     raise ValueError(f"config arguments must be one of {REPRESENTATIONS} plus any of {OPTIONS}, "
                      f"got {arg!r}")
   rep = reps[0] if reps else "unit_db"
@@ -43,8 +50,9 @@ def get_config(arg: str = "unit_db") -> ml_collections.ConfigDict:
   c.data_dir = "../shared/data/esc50_16k"
   c.cache_dir = ""  # "" = $SPECST_JAX_CACHE or ~/.cache/specst_jax
   c.clips_per_fold = 0  # 0 = all 400
+  n_fft, hop = stfts[0] if stfts else (512, 128)
   c.features = ml_collections.ConfigDict(dict(
-      representation=rep, sr=16000, n_fft=512, hop_length=128, center=False,
+      representation=rep, sr=16000, n_fft=n_fft, hop_length=hop, center=False,
       n_mels=128, n_mfcc=40, deltas=True, top_db=80.0))
   old = "paper_recipe" in args
   # Standardised per channel with statistics of the training clips (the paper feeds its
@@ -72,6 +80,8 @@ def get_config(arg: str = "unit_db") -> ml_collections.ConfigDict:
   c.augment = ml_collections.ConfigDict(dict(
       time_roll=not old, freq_mask=0 if old else FREQ_MASK, time_mask=0 if old else TIME_MASK,
       mixup=0.0 if old else MIXUP))
+  if "aug" in args:
+    c.augment.update(AUG)
   c.schedule = "cosine"
   c.weight_decay = 0.0
   c.grad_clip = 1.0
