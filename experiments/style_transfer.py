@@ -120,7 +120,7 @@ def _load_wyse_weights(s: dict):
     return None
   from specst_jax import pretrained
   try:
-    return pretrained.load_wyse(flag) if flag else pretrained.load_wyse()
+    return pretrained.load_wyse(flag)
   except FileNotFoundError as e:
     if flag:
       raise ValueError(f"--weights={flag}: {e}") from e

@@ -25,7 +25,6 @@ from specst_jax.models import wyse
 from specst_jax.models.wyse import WyseClassifier
 
 SHIPPED = {"unit_db": "wyse_esc50.msgpack", "log_mel": "wyse_esc50_log_mel.msgpack"}
-WEIGHTS_NAME = SHIPPED["unit_db"]
 
 
 def default_weights_path(name: str = "unit_db") -> Path:
