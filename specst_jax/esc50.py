@@ -36,7 +36,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 CLIP_SECONDS = 5.0
 N_FOLDS = 5
 N_CLASSES = 50
-REPRESENTATIONS = ("unit_db", "log_mel", "mfcc", "log1p")
+REPRESENTATIONS = ("unit_db", "log_mel", "log_mel_deltas", "mfcc", "log1p")
 
 
 class DataError(ValueError):
@@ -61,8 +61,9 @@ class FeatureConfig:
     representation: ``"unit_db"`` (the paper's: linear magnitude in dB re the clip
       max, clipped at ``-top_db``, scaled to [0, 1]), ``"log_mel"`` (dB of a
       Slaney mel power spectrogram re 1.0, floored ``top_db`` below the clip max),
-      ``"mfcc"`` (``n_mfcc``
-      coefficients, with their first and second deltas when ``deltas``) or
+      ``"log_mel_deltas"`` (log_mel and its first delta, ``2 * n_mels`` channels:
+      Piczak's input), ``"mfcc"`` (``n_mfcc`` coefficients, with their first and
+      second deltas when ``deltas``) or
       ``"log1p"`` (``log(1 + |S|)``).
     sr: sample rate in Hz the clips are resampled to.
     n_fft: FFT size in samples (``n_fft // 2 + 1`` linear bins).
@@ -108,6 +109,8 @@ class FeatureConfig:
       return self.n_fft // 2 + 1
     if self.representation == "log_mel":
       return self.n_mels
+    if self.representation == "log_mel_deltas":
+      return 2 * self.n_mels
     return self.n_mfcc * (3 if self.deltas else 1)
 
   def key(self) -> str:
@@ -239,6 +242,8 @@ def feature_fn(cfg: FeatureConfig) -> Callable[[jax.Array], jax.Array]:
     log_mel = scaling.power_to_db(mel, ref=1.0, amin=1e-10, top_db=cfg.top_db)
     if cfg.representation == "log_mel":
       return log_mel
+    if cfg.representation == "log_mel_deltas":
+      return features.stack_deltas(log_mel, orders=(1,))
     m = features.mfcc(S=log_mel, sr=cfg.sr, n_mfcc=cfg.n_mfcc)
     return features.stack_deltas(m, orders=(1, 2)) if cfg.deltas else m
 

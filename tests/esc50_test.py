@@ -98,7 +98,7 @@ def test_unit_db_matches_librosa(jit):
 
 
 @JIT
-@pytest.mark.parametrize("rep", ["log_mel", "mfcc", "log1p"])
+@pytest.mark.parametrize("rep", ["log_mel", "log_mel_deltas", "mfcc", "log1p"])
 def test_other_representations_match_librosa(jit, rep):
   cfg = esc50.FeatureConfig(**{**SMALL.__dict__, "representation": rep})
   x = _audio()
@@ -113,6 +113,8 @@ def test_other_representations_match_librosa(jit, rep):
           S=S ** 2, sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels), ref=1.0, top_db=80)
       if rep == "log_mel":
         want = log_mel.T
+      elif rep == "log_mel_deltas":
+        want = np.concatenate([log_mel, librosa.feature.delta(log_mel, order=1)]).T
       else:
         m = librosa.feature.mfcc(S=log_mel, n_mfcc=cfg.n_mfcc)
         want = np.concatenate([m, librosa.feature.delta(m, order=1),

@@ -1,7 +1,8 @@
 """The paper's classifier on ESC-50 (Wyse 2017; ANCHORS.md section 1), trained on folds 1-4.
 
 Usage: ``--config=experiments/configs/paper.py[:ARGS]`` where ARGS is a comma list of
-a representation (``unit_db`` (default, the paper's), ``log_mel``, ``mfcc``, ``log1p``)
+a representation (``unit_db`` (default, the paper's), ``log_mel``, ``log_mel_deltas``
+(log-mel and its first delta, Piczak's input), ``mfcc``, ``log1p``)
 and optionally ``noaux`` (auxiliary centroid head off), ``study`` (a smaller first
 layer, 512 filters, for the cheaper representation study), ``flatten`` (the paper's
 flatten-into-dense head instead of global mean+max pooling over time) and ``paper_recipe``
@@ -9,8 +10,10 @@ flatten-into-dense head instead of global mean+max pooling over time) and ``pape
 unit_db not standardised), ``foldK`` (test on fold K, train on the other four; default
 fold 5, for cross-validation), ``hop256`` / ``hop512`` (coarser frames than the paper's
 hop 128: n_fft 512 / hop 256, or n_fft 1024 / hop 512; the same two conv layers then see
-2x / 4x more time) and ``aug`` (mixup and band masks on top of the time roll, see
-AUG below). Example: ``--config=experiments/configs/paper.py:log_mel,hop512,aug,noaux``.
+2x / 4x more time), ``aug`` (mixup and band masks on top of the time roll, see
+AUG below) and ``wide`` (a deviation from the paper: a 256-unit hidden dense layer
+instead of 32, to test whether the 32-unit layer limits accuracy).
+Example: ``--config=experiments/configs/paper.py:log_mel,hop512,aug,noaux``.
 
 Differences from the paper's own training (stated in WORKSPACE.md): 16 kHz data (the
 ESC-50 copy's native rate), hence 622 frames instead of 856; all inputs standardised per
@@ -25,10 +28,10 @@ never on fold 5.
 
 import ml_collections
 
-REPRESENTATIONS = ("unit_db", "log_mel", "mfcc", "log1p")
+REPRESENTATIONS = ("unit_db", "log_mel", "log_mel_deltas", "mfcc", "log1p")
 FOLDS = tuple(f"fold{k}" for k in range(1, 6))
 STFTS = {"hop256": (512, 256), "hop512": (1024, 512)}  # name -> (n_fft, hop_length)
-OPTIONS = ("noaux", "study", "flatten", "paper_recipe", "aug") + tuple(STFTS) + FOLDS
+OPTIONS = ("noaux", "study", "flatten", "paper_recipe", "aug", "wide") + tuple(STFTS) + FOLDS
 # Augmentation widths (channels, frames) and mixup's Beta parameter, chosen on the
 # validation split with the study net (WORKSPACE.md, "Recipe").
 FREQ_MASK, TIME_MASK, MIXUP = 0, 0, 0.0
@@ -65,7 +68,7 @@ def get_config(arg: str = "unit_db") -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict(dict(
       n_classes=50, n_aux_classes=16,
       conv_features=(512, 64) if "study" in args else (2048, 64),
-      kernel_width=5, dense_features=32,
+      kernel_width=5, dense_features=256 if "wide" in args else 32,
       # Dropout 0.5 on the 32-unit layer (the paper's) left the net at chance after two
       # epochs; even 0.2 trained slower and worse than none (the bottleneck underfits).
       dropout_rate=0.2 if old else 0.0,
