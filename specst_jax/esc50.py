@@ -45,12 +45,15 @@ class DataError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Clip:
-  """One ESC-50 row: ``stem`` is the file name without suffix, ``target`` in [0, 50)."""
+  """One ESC-50 row: ``stem`` is the file name without suffix, ``target`` in [0, 50),
+  ``source`` the Freesound recording it was cut from (``src_file``; several clips may
+  share one, always within one fold and class; ``""`` when the CSV has no such column)."""
 
   stem: str
   fold: int
   target: int
   category: str
+  source: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +146,7 @@ def read_metadata(data_dir: str | os.PathLike) -> list[Clip]:
     for line, row in enumerate(reader, start=2):
       try:
         clip = Clip(Path(row["filename"]).stem, int(row["fold"]), int(row["target"]),
-                    row["category"])
+                    row["category"], row.get("src_file") or "")
       except (TypeError, ValueError) as e:
         raise DataError(f"{csv_path}:{line}: malformed row {row}: {e}") from None
       if not 1 <= clip.fold <= N_FOLDS or not 0 <= clip.target < N_CLASSES:
@@ -192,17 +195,36 @@ def fold_indices(clips: Sequence[Clip], folds: Sequence[int]) -> np.ndarray:
   return np.array([i for i, c in enumerate(clips) if c.fold in wanted], dtype=np.int64)
 
 
-def stratified_split(targets: np.ndarray, fraction: float, seed: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
-  """Splits positions ``0..len(targets)-1`` into (rest, held-out) with ``fraction`` per class."""
+def stratified_split(targets: np.ndarray, fraction: float, seed: int,
+                     groups: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Splits positions ``0..len(targets)-1`` into (rest, held-out) with ``fraction`` per class.
+
+  With ``groups`` (one label per position, e.g. each clip's source recording), whole groups
+  are held out: a class gets random groups of its own until it has at least its share, so
+  no group lies on both sides when each group lies within one class (as ESC-50's do).
+  """
   if not 0.0 < fraction < 1.0:
     raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+  targets = np.asarray(targets)
+  if groups is not None:
+    groups = np.asarray(groups, dtype=str)
+    if groups.shape != targets.shape:
+      raise ValueError(f"groups must have one label per target ({targets.shape}), "
+                       f"got shape {groups.shape}")
   rng = np.random.default_rng(seed)
   held = []
   for t in np.unique(targets):
     idx = np.flatnonzero(targets == t)
     k = max(1, int(round(fraction * len(idx))))
-    held.extend(rng.permutation(idx)[:k].tolist())
+    if groups is None:
+      held.extend(rng.permutation(idx)[:k].tolist())
+      continue
+    taken = []
+    for g in rng.permutation(np.unique(groups[idx])):
+      if len(taken) >= k:
+        break
+      taken.extend(idx[groups[idx] == g].tolist())
+    held.extend(taken)
   held = np.sort(np.array(held, dtype=np.int64))
   rest = np.setdiff1d(np.arange(len(targets)), held)
   return rest, held

@@ -411,7 +411,12 @@ def prepare_splits(config: ml_collections.ConfigDict, log: Callable[[str], None]
   test_idx = esc50.fold_indices(ds.clips, config.test_folds)
   if set(train_idx) & set(test_idx):
     raise ValueError("train_folds and test_folds overlap")
-  rest, held = esc50.stratified_split(ds.targets[train_idx], config.val_fraction, config.seed)
+  # Grouped by source recording, the held-out clips share no recording with the training
+  # clips (ESC-50 keeps each recording's clips in one fold for the same reason).
+  groups = ([ds.clips[i].source or ds.clips[i].stem for i in train_idx]
+            if config.get("val_by_source", False) else None)
+  rest, held = esc50.stratified_split(ds.targets[train_idx], config.val_fraction, config.seed,
+                                      groups=groups)
   val_idx, train_idx = train_idx[held], train_idx[rest]
   edges = esc50.fit_centroid_edges(ds.centroids[train_idx], config.model.n_aux_classes)
   aux = esc50.centroid_classes(ds.centroids, edges)
@@ -532,7 +537,9 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict) 
       "selected_epoch": record["epoch"], "val_accuracy": record.get("val_accuracy"),
       "test_accuracy": record.get("test_accuracy"),
       "selection": "epoch with the best accuracy on a stratified val_fraction of the "
-                   "training folds; test folds never used for selection",
+                   "training folds" + (", whole source recordings held out"
+                                       if config.get("val_by_source", False) else "")
+                   + "; test folds never used for selection",
       "config": config.to_dict(),
       "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
       "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],

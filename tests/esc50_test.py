@@ -84,6 +84,20 @@ def test_folds_and_stratified_split():
   np.testing.assert_array_equal(np.bincount(targets[held]), np.full(10, 2))
 
 
+def test_stratified_split_by_group_keeps_groups_whole():
+  rng = np.random.default_rng(1)
+  targets = np.repeat(np.arange(10), 20)
+  groups = np.array([f"{t}-{rng.integers(6)}" for t in targets])  # groups of about 3
+  rest, held = esc50.stratified_split(targets, 0.1, seed=0, groups=groups)
+  assert len(np.intersect1d(rest, held)) == 0 and len(rest) + len(held) == 200
+  assert not set(groups[rest]) & set(groups[held])
+  counts = np.bincount(targets[held], minlength=10)
+  biggest_group = max(np.unique(groups, return_counts=True)[1])
+  assert (counts >= 2).all() and (counts <= 1 + biggest_group).all()
+  with pytest.raises(ValueError, match="one label per target"):
+    esc50.stratified_split(targets, 0.1, seed=0, groups=groups[:5])
+
+
 # ---------------------------------------------------------------- features vs librosa
 
 

@@ -289,6 +289,7 @@ def test_paper_config_options():
   assert coarse.augment.mixup == paper.AUG["mixup"] and coarse.augment.freq_mask > 0
   assert paper.get_config("hop256").features.hop_length == 256
   assert paper.get_config("wide").model.dense_features == 256 and c.model.dense_features == 32
+  assert paper.get_config("srcval").val_by_source and not c.val_by_source
   assert paper.get_config("log_mel_deltas").features.representation == "log_mel_deltas"
   assert c.augment.mixup == 0.0 and c.features.hop_length == 128
   for bad in ("fold1,fold2", "log_mel,mfcc", "fold6", "hop256,hop512"):
