@@ -378,7 +378,8 @@ def restore_checkpoint(mgr: ocp.CheckpointManager, state: TrainState
 
 @dataclasses.dataclass
 class Splits:
-  """Host arrays per split (``train``, ``val``, ``test``): ``(x, y, aux)``, plus normaliser."""
+  """Host arrays per split (``train``, ``val``, ``test``): ``(x, y, aux)``, plus normaliser;
+  ``indices`` gives each split's rows of ``esc50.read_metadata``."""
 
   arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
   centroid_edges: np.ndarray
@@ -386,6 +387,7 @@ class Splits:
   std: np.ndarray | None
   feature_config: esc50.FeatureConfig
   class_names: list[str]
+  indices: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def feature_config(config: ml_collections.ConfigDict) -> esc50.FeatureConfig:
@@ -425,12 +427,12 @@ def prepare_splits(config: ml_collections.ConfigDict, log: Callable[[str], None]
     xt = np.asarray(ds.features[train_idx], np.float64)
     mean = xt.mean(axis=(0, 1)).astype(np.float32)
     std = np.maximum(xt.std(axis=(0, 1)), 1e-6).astype(np.float32)
-  arrays = {}
-  for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx)):
-    arrays[name] = (normalise(ds.features[idx], mean, std), ds.targets[idx], aux[idx])
+  indices = {"train": train_idx, "val": val_idx, "test": test_idx}
+  arrays = {name: (normalise(ds.features[idx], mean, std), ds.targets[idx], aux[idx])
+            for name, idx in indices.items()}
   log(f"clips: train {len(train_idx)}, val {len(val_idx)}, test {len(test_idx)}; "
       f"input {fcfg.n_frames} frames x {fcfg.n_channels} channels")
-  return Splits(arrays, edges, mean, std, fcfg, esc50.class_names(ds.clips))
+  return Splits(arrays, edges, mean, std, fcfg, esc50.class_names(ds.clips), indices)
 
 
 # ---------------------------------------------------------------- the loop

@@ -22,6 +22,7 @@ def make_fake_esc50(root: Path, *, n_classes: int = 4, per_class_per_fold: int =
         f0 = 200.0 * (target + 1) * (1 + 0.02 * rng.standard_normal())
         x = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(t.shape)
         sf.write(root / "audio" / f"{stem}{suffix}", x.astype(np.float32), sr)
-        rows.append(f"{stem}.wav,{fold},{target},class{target},False,{1000 + target},A")
+        source = f"{fold}{1000 + 10 * target + k // 2}"  # pairs of clips share a recording
+        rows.append(f"{stem}.wav,{fold},{target},class{target},False,{source},A")
   (root / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n")
   return root

@@ -92,6 +92,22 @@ def test_resume_reaches_the_same_parameters(fake, tmp_path):
   assert module.apply({"params": params}, x)[0].shape == (2, 50)
 
 
+@pytest.mark.parametrize("by_source", [False, True])
+def test_validation_split(fake, by_source):
+  c = _config(fake, val_fraction=0.25)
+  c.val_by_source = by_source
+  splits = training.prepare_splits(c, log=lambda s: None)
+  clips = esc50.read_metadata(fake[0])
+  source = {k: {clips[i].source for i in idx} for k, idx in splits.indices.items()}
+  assert {clips[i].fold for i in splits.indices["val"]} <= set(c.train_folds)
+  assert not set(splits.indices["val"]) & set(splits.indices["train"])
+  np.testing.assert_array_equal(splits.arrays["val"][1],
+                                [clips[i].target for i in splits.indices["val"]])
+  # Without grouping, this seed happens to split some recordings across val and train.
+  assert bool(source["val"] & source["train"]) == (not by_source)
+  assert len(splits.indices["val"]) == 4 * 2  # a quarter of 8 clips per class (pairs by source)
+
+
 def test_standardised_representation_and_no_aux(fake, tmp_path):
   c = _config(fake, aux_weight=0.0, standardize=True)
   c.features.representation = "mfcc"
