@@ -3,10 +3,11 @@
   python -m experiments.evaluate_classifier --fold=5
   python -m experiments.evaluate_classifier --fold=5 --weights=log_mel
 
-Loads the shipped weights (``--weights``: ``unit_db``, the default, or ``log_mel``, see
-``specst_jax.pretrained.SHIPPED``; or a ``.msgpack`` path), computes the features the weights'
-provenance names (cached, see ``specst_jax.esc50``), and prints the class and
-centroid-class accuracy on the chosen folds; ``--output`` also writes them as JSON.
+Loads the shipped weights (``--weights``: ``unit_db``, the default, ``log_mel`` or
+``log_mel_wide``, see ``specst_jax.pretrained.SHIPPED``; or a ``.msgpack`` path),
+computes the features the weights' provenance names (cached, see ``specst_jax.esc50``),
+and prints the class and centroid-class accuracy on the chosen folds; ``--output`` also
+writes them as JSON.
 """
 
 import json
@@ -18,7 +19,8 @@ from absl import app, flags
 from specst_jax import esc50, files, pretrained, training
 
 _WEIGHTS = flags.DEFINE_string(
-    "weights", None, "Weights .msgpack, or a shipped file's name: unit_db (default), log_mel.")
+    "weights", None, "Weights .msgpack, or a shipped file's name: unit_db (default), log_mel, "
+    "log_mel_wide.")
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data/esc50_16k", "ESC-50 root.")
 _FOLD = flags.DEFINE_multi_integer("fold", [5], "Fold(s) to evaluate on (1-5).")
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Feature cache (default ~/.cache/specst_jax).")

@@ -1,8 +1,9 @@
 """The shipped ESC-50-trained Wyse classifiers (``specst_jax/weights/wyse_esc50*``).
 
-Two files ship, named by their input representation (:data:`SHIPPED`): ``unit_db``
-(the paper's [0, 1] dB image; the default, and what style transfer optimises) and
-``log_mel`` (the most accurate input measured, for classification). Each
+Three files ship (:data:`SHIPPED`): ``unit_db`` (the paper's net on its [0, 1] dB image;
+the default, and what style transfer optimises), ``log_mel`` (the paper's net on the most
+accurate input measured) and ``log_mel_wide`` (the most accurate model: log-mel, 512
+first-layer filters and a 256-unit hidden layer instead of the paper's 32). Each
 ``.msgpack`` (flax.serialization) holds ``params``, the spectral-centroid
 class edges fitted on the training folds, and, for standardised representations,
 the per-channel ``mean``/``std``; the ``.json`` beside it is its provenance (sample rate,
@@ -24,7 +25,8 @@ import numpy as np
 from specst_jax.models import wyse
 from specst_jax.models.wyse import WyseClassifier
 
-SHIPPED = {"unit_db": "wyse_esc50.msgpack", "log_mel": "wyse_esc50_log_mel.msgpack"}
+SHIPPED = {"unit_db": "wyse_esc50.msgpack", "log_mel": "wyse_esc50_log_mel.msgpack",
+           "log_mel_wide": "wyse_esc50_log_mel_wide.msgpack"}
 
 
 def default_weights_path(name: str = "unit_db") -> Path:

@@ -176,9 +176,13 @@ def test_load_wyse_errors(tmp_path):
     pretrained.load_wyse(tmp_path / "bad.msgpack")
 
 
-# The STFT each shipped file was trained with: (sr, n_fft, hop, centred, frames, channels).
-SHIPPED_SETTINGS = {"unit_db": (16000, 512, 128, False, 622, 257),
-                    "log_mel": (16000, 1024, 512, False, 155, 128)}
+# What each shipped file was trained on: representation, (sr, n_fft, hop, centred),
+# (frames, channels), first-layer filters, hidden dense units.
+SHIPPED_SETTINGS = {
+    "unit_db": ("unit_db", (16000, 512, 128, False), (622, 257), 2048, 32),
+    "log_mel": ("log_mel", (16000, 1024, 512, False), (155, 128), 2048, 32),
+    "log_mel_wide": ("log_mel", (16000, 1024, 512, False), (155, 128), 512, 256),
+}
 
 
 @pytest.mark.parametrize("name", sorted(pretrained.SHIPPED))
@@ -187,15 +191,16 @@ def test_shipped_weights_load_and_classify(name):
   path = pretrained.default_weights_path(name)
   assert path.is_file(), f"shipped weights missing: {path}"
   module, params, prov = pretrained.load_wyse(name)
-  sr, n_fft, hop, center, frames, channels = SHIPPED_SETTINGS[name]
-  assert (prov["sr"], prov["n_fft"], prov["hop_length"], prov["center"]) == (sr, n_fft, hop, center)
-  assert prov["representation"] == name and prov["n_frames"] == frames
+  representation, stft, (frames, channels), filters, dense = SHIPPED_SETTINGS[name]
+  assert (prov["sr"], prov["n_fft"], prov["hop_length"], prov["center"]) == stft
+  assert prov["representation"] == representation and prov["n_frames"] == frames
   assert prov["n_channels"] == channels and prov["mean"].shape == (channels,)
   assert len(prov["classes"]) == 50 and prov["classes"][0] == "dog"
   assert prov["train_folds"] == [1, 2, 3, 4] and prov["test_folds"] == [5]
   assert len(prov["centroid_edges"]) == 15 and np.all(np.diff(prov["centroid_edges"]) > 0)
   logits, acts = module.apply({"params": params}, jnp.zeros((1, frames, channels)))
-  assert logits.shape == (1, 50) and acts["conv1"].shape == (1, frames, 2048)
+  assert logits.shape == (1, 50) and acts["conv1"].shape == (1, frames, filters)
+  assert acts["dense"].shape == (1, dense)
   if not DATA.is_dir():
     pytest.skip("ESC-50 data not present: accuracy part skipped")
   clips = [c for c in esc50.read_metadata(DATA) if c.fold == 5][::20]  # 20 clips
