@@ -2,25 +2,28 @@
 
   python -m experiments.evaluate_classifier --fold=5
   python -m experiments.evaluate_classifier --fold=5 --weights=log_mel
+  python -m experiments.evaluate_classifier --fold=5 --weights=A.msgpack --weights=B.msgpack
 
 Loads the shipped weights (``--weights``: ``unit_db``, the default, ``log_mel`` or
 ``log_mel_wide``, see ``specst_jax.pretrained.SHIPPED``; or a ``.msgpack`` path),
 computes the features the weights' provenance names (cached, see ``specst_jax.esc50``),
 and prints the class and centroid-class accuracy on the chosen folds; ``--output`` also
-writes them as JSON.
+writes them as JSON. Several ``--weights`` also report their ensemble: the class with the
+highest mean softmax probability.
 """
 
 import json
 import sys
 
 import jax
+import numpy as np
 from absl import app, flags
 
 from specst_jax import esc50, files, pretrained, training
 
-_WEIGHTS = flags.DEFINE_string(
+_WEIGHTS = flags.DEFINE_multi_string(
     "weights", None, "Weights .msgpack, or a shipped file's name: unit_db (default), log_mel, "
-    "log_mel_wide.")
+    "log_mel_wide; repeat it for an ensemble.")
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data/esc50_16k", "ESC-50 root.")
 _FOLD = flags.DEFINE_multi_integer("fold", [5], "Fold(s) to evaluate on (1-5).")
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Feature cache (default ~/.cache/specst_jax).")
@@ -28,8 +31,9 @@ _BATCH = flags.DEFINE_integer("batch_size", 50, "Clips per evaluation batch.")
 _OUTPUT = flags.DEFINE_string("output", None, "Optional JSON file for the metrics.")
 
 
-def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
-  """Metrics of ``weights`` on ``folds``."""
+def evaluate_one(weights, data_dir, folds, cache_dir, batch_size
+                 ) -> tuple[dict, np.ndarray, np.ndarray]:
+  """Metrics of one weights file on ``folds``, its class probabilities and the targets."""
   module, params, prov = pretrained.load_wyse(weights)
   fcfg = esc50.FeatureConfig(**prov["config"]["features"])
   ds = esc50.load_dataset(data_dir, fcfg, cache_dir)
@@ -39,10 +43,30 @@ def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
   aux_weight = prov["config"].get("aux_weight", 1.0)
   eval_fn = jax.jit(lambda p, b: training.eval_step(p, b, model=module, aux_weight=aux_weight))
   m = training.evaluate(eval_fn, params, x, ds.targets[idx], aux, batch_size)
-  return {"folds": list(folds), "clips": int(len(idx)), "accuracy": m["accuracy"],
-          "aux_accuracy": m["aux_accuracy"] if module.n_aux_classes else None,
-          "loss": m["loss"], "weights": str(weights or "unit_db"),
-          "shipped_test_accuracy": prov.get("test_accuracy")}
+  predict = jax.jit(lambda p, b: jax.nn.softmax(training.predict_logits(p, b, model=module)))
+  probs = np.concatenate([np.asarray(predict(params, x[i:i + batch_size]))
+                          for i in range(0, len(x), batch_size)])
+  metrics = {"folds": list(folds), "clips": int(len(idx)), "accuracy": m["accuracy"],
+             "aux_accuracy": m["aux_accuracy"] if module.n_aux_classes else None,
+             "loss": m["loss"], "weights": str(weights or "unit_db"),
+             "shipped_test_accuracy": prov.get("test_accuracy")}
+  return metrics, probs, ds.targets[idx]
+
+
+def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
+  """Metrics of each of ``weights`` on ``folds`` and, for several, of their ensemble."""
+  weights = list(weights or [None])
+  runs = [evaluate_one(w, data_dir, folds, cache_dir, batch_size) for w in weights]
+  if len(runs) == 1:
+    return runs[0][0]
+  targets = runs[0][2]
+  for w, (_, _, t) in zip(weights, runs, strict=True):
+    if not np.array_equal(t, targets):
+      raise ValueError(f"--weights {w}: its data has other clips or labels than {weights[0]}")
+  mean_probs = np.mean([p for _, p, _ in runs], axis=0)
+  return {"folds": list(folds), "clips": int(len(targets)),
+          "ensemble_accuracy": float(np.mean(mean_probs.argmax(-1) == targets)),
+          "models": [m for m, _, _ in runs]}
 
 
 def main(argv):

@@ -159,6 +159,27 @@ def test_data_parallel_matches_single_device():
   assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-2000:]
 
 
+def test_evaluate_ensemble_averages_probabilities(fake, tmp_path):
+  from experiments import evaluate_classifier
+  c = _config(fake, aux_weight=0.0, standardize=True)
+  splits = training.prepare_splits(c, log=lambda s: None)
+  model = training.make_model(c)
+  x_test, y_test, _ = splits.arrays["test"]
+  paths, probs = [], []
+  for seed in range(3):
+    params = model.init(jax.random.key(seed), jnp.asarray(x_test[:1]))["params"]
+    paths.append(tmp_path / f"m{seed}.msgpack")
+    training.export_model(paths[-1], params, splits, training.provenance(c, splits, {"epoch": 1}))
+    probs.append(jax.nn.softmax(model.apply({"params": params}, x_test)[0]))
+  folds = list(c.test_folds)
+  got = evaluate_classifier.evaluate([str(p) for p in paths], c.data_dir, folds, c.cache_dir, 4)
+  want = np.mean(np.mean(probs, axis=0).argmax(-1) == y_test)
+  assert got["clips"] == len(y_test) and got["ensemble_accuracy"] == pytest.approx(want)
+  assert [m["weights"] for m in got["models"]] == [str(p) for p in paths]
+  one = evaluate_classifier.evaluate([str(paths[0])], c.data_dir, folds, c.cache_dir, 4)
+  assert one["accuracy"] == pytest.approx(np.mean(np.argmax(probs[0], -1) == y_test))
+
+
 def test_cli_bad_data_dir_exits_1(tmp_path):
   r = subprocess.run([sys.executable, "-m", "experiments.evaluate_classifier",
                       f"--data_dir={tmp_path}", "--weights", str(tmp_path / "w.msgpack")],
