@@ -31,9 +31,10 @@ _BATCH = flags.DEFINE_integer("batch_size", 50, "Clips per evaluation batch.")
 _OUTPUT = flags.DEFINE_string("output", None, "Optional JSON file for the metrics.")
 
 
-def evaluate_one(weights, data_dir, folds, cache_dir, batch_size
-                 ) -> tuple[dict, np.ndarray, np.ndarray]:
-  """Metrics of one weights file on ``folds``, its class probabilities and the targets."""
+def evaluate_one(weights, data_dir, folds, cache_dir, batch_size, probabilities=False
+                 ) -> tuple[dict, np.ndarray | None, np.ndarray]:
+  """Metrics of one weights file on ``folds``, its class probabilities (when asked for,
+  ``[clips, classes]``) and the targets."""
   module, params, prov = pretrained.load_wyse(weights)
   fcfg = esc50.FeatureConfig(**prov["config"]["features"])
   ds = esc50.load_dataset(data_dir, fcfg, cache_dir)
@@ -43,9 +44,11 @@ def evaluate_one(weights, data_dir, folds, cache_dir, batch_size
   aux_weight = prov["config"].get("aux_weight", 1.0)
   eval_fn = jax.jit(lambda p, b: training.eval_step(p, b, model=module, aux_weight=aux_weight))
   m = training.evaluate(eval_fn, params, x, ds.targets[idx], aux, batch_size)
-  predict = jax.jit(lambda p, b: jax.nn.softmax(training.predict_logits(p, b, model=module)))
-  probs = np.concatenate([np.asarray(predict(params, x[i:i + batch_size]))
-                          for i in range(0, len(x), batch_size)])
+  probs = None
+  if probabilities:
+    predict = jax.jit(lambda p, b: jax.nn.softmax(training.predict_logits(p, b, model=module)))
+    probs = np.concatenate([np.asarray(predict(params, x[i:i + batch_size]))
+                            for i in range(0, len(x), batch_size)])
   metrics = {"folds": list(folds), "clips": int(len(idx)), "accuracy": m["accuracy"],
              "aux_accuracy": m["aux_accuracy"] if module.n_aux_classes else None,
              "loss": m["loss"], "weights": str(weights or "unit_db"),
@@ -56,7 +59,8 @@ def evaluate_one(weights, data_dir, folds, cache_dir, batch_size
 def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
   """Metrics of each of ``weights`` on ``folds`` and, for several, of their ensemble."""
   weights = list(weights or [None])
-  runs = [evaluate_one(w, data_dir, folds, cache_dir, batch_size) for w in weights]
+  runs = [evaluate_one(w, data_dir, folds, cache_dir, batch_size, len(weights) > 1)
+          for w in weights]
   if len(runs) == 1:
     return runs[0][0]
   targets = runs[0][2]

@@ -47,7 +47,8 @@ class DataError(ValueError):
 class Clip:
   """One ESC-50 row: ``stem`` is the file name without suffix, ``target`` in [0, 50),
   ``source`` the Freesound recording it was cut from (``src_file``; several clips may
-  share one, always within one fold and class; ``""`` when the CSV has no such column)."""
+  share one, within one fold and class for all but 4 of ESC-50's 1,524 recordings;
+  ``""`` when the CSV has no such column)."""
 
   stem: str
   fold: int
@@ -201,7 +202,8 @@ def stratified_split(targets: np.ndarray, fraction: float, seed: int,
 
   With ``groups`` (one label per position, e.g. each clip's source recording), whole groups
   are held out: a class gets random groups of its own until it has at least its share, so
-  no group lies on both sides when each group lies within one class (as ESC-50's do).
+  no group lies on both sides when each group lies within one class (as all but 4 of
+  ESC-50's 1,524 recordings do).
   """
   if not 0.0 < fraction < 1.0:
     raise ValueError(f"fraction must be in (0, 1), got {fraction}")

@@ -14,7 +14,7 @@ hop 128: n_fft 512 / hop 256, or n_fft 1024 / hop 512; the same two conv layers 
 AUG below), ``wide`` (a deviation from the paper: a 256-unit hidden dense layer
 instead of 32, to test whether the 32-unit layer limits accuracy) and ``srcval`` (the
 validation clips share no source recording with the training clips; without it about
-40 % of them do, and validation accuracy runs 15 points above the test fold's).
+40 % of them do, and validation accuracy runs 6-16 points above the test fold's).
 Example: ``--config=experiments/configs/paper.py:log_mel,hop512,aug,noaux``.
 
 Differences from the paper's own training (stated in WORKSPACE.md): 16 kHz data (the
