@@ -451,8 +451,8 @@ def export_model(path: Path, params, splits: Splits, provenance: dict) -> None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
-                       log: Callable[[str], None] = print, stop_after_epoch: int | None = None
-                       ) -> dict[str, Any]:
+                       log: Callable[[str], None] = print, stop_after_epoch: int | None = None,
+                       command: str | None = None) -> dict[str, Any]:
   """Trains (resuming from ``workdir``'s last checkpoint) and returns the final record.
 
   Each epoch: train, evaluate val and test, checkpoint (orbax), then rewrite
@@ -462,6 +462,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
   Args:
     stop_after_epoch: stop once this epoch is done (simulates an interrupted run).
+    command: the command line recorded in the provenance (default: ``train_classifier``
+      with this process's arguments).
   """
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -516,7 +518,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     if best is None or record.get("val_accuracy", 0.0) > best.get("val_accuracy", 0.0):
       meta["best"] = dict(record)
       export_model(workdir / "best.msgpack", state.params, splits,
-                   provenance(config, splits, record))
+                   provenance(config, splits, record, command))
     save_checkpoint(mgr, epoch, state, meta)
     write_history(workdir, meta["history"])
     log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
@@ -527,7 +529,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   return {"state": state, "meta": meta, "splits": splits}
 
 
-def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict) -> dict:
+def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
+               command: str | None = None) -> dict:
   """The JSON record shipped beside exported weights."""
   f = splits.feature_config
   return {
@@ -545,6 +548,6 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict) 
       "config": config.to_dict(),
       "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
       "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
-      "command": "python -m " + " ".join(["experiments.train_classifier"] + sys.argv[1:]),
+      "command": command or " ".join(["python -m experiments.train_classifier"] + sys.argv[1:]),
       "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
   }

@@ -1,0 +1,120 @@
+"""Cross-validates the Wyse classifier on ESC-50: every test fold x seed, and each fold's ensemble.
+
+  python -m experiments.crossval_classifier \
+      --config=experiments/configs/paper.py:log_mel,study,hop512,aug,noaux,wide,srcval \
+      --config.num_epochs=60 --seeds=0,1,2 --workdir=/work/runs/cv_wide
+
+For each test fold K (``--folds``, default 1-5) and seed S (``--seeds``) it trains on the other
+four folds into ``workdir/foldK_seedS`` (resumed when interrupted, skipped when finished; the
+config's own ``train_folds`` / ``test_folds`` / ``seed`` are replaced). Then each fold's selected
+epochs (``best.msgpack``, chosen on validation) are scored on fold K alone and as an ensemble
+(the class with the highest mean softmax, as ``experiments.evaluate_classifier``). Prints a
+markdown table and writes ``workdir/crossval.json``. ESC-50's folds hold 400 clips each, so the
+5-fold accuracy is the mean over folds.
+"""
+
+import sys
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from experiments import evaluate_classifier
+from specst_jax import esc50, files, training
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Training configuration file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the runs and crossval.json.")
+_FOLDS = flags.DEFINE_list("folds", ["1", "2", "3", "4", "5"], "Test folds (1-5).")
+_SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds per fold; several make an ensemble.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+ALL_FOLDS = (1, 2, 3, 4, 5)
+
+
+def run_dir(workdir: str | Path, fold: int, seed: int) -> Path:
+  return Path(workdir) / f"fold{fold}_seed{seed}"
+
+
+def fold_config(config: ml_collections.ConfigDict, fold: int, seed: int
+                ) -> ml_collections.ConfigDict:
+  """``config`` testing on ``fold``, training on the other four, with ``seed``."""
+  if fold not in ALL_FOLDS:
+    raise ValueError(f"--folds: {fold} is not an ESC-50 fold (1-5)")
+  c = config.copy_and_resolve_references()
+  c.train_folds = tuple(k for k in ALL_FOLDS if k != fold)
+  c.test_folds = (fold,)
+  c.seed = seed
+  return c
+
+
+def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds, seeds,
+                  log=print, command: str | None = None) -> dict:
+  """Trains the missing runs, then scores each fold's members and ensemble.
+
+  Returns ``{"folds": [{"fold", "members", "member_mean", "ensemble"}, ...],
+  "member_accuracy": [mean, std over folds], "ensemble_accuracy": [mean, std], ...}``,
+  accuracies on the test fold of the epoch each run selected on its validation split.
+  """
+  folds, seeds = [int(k) for k in folds], [int(s) for s in seeds]
+  if not folds or not seeds or len(set(seeds)) != len(seeds):
+    raise ValueError(f"--folds {folds} and --seeds {seeds}: need at least one of each, "
+                     "seeds distinct")
+  configs = {(k, s): fold_config(config, k, s) for k in folds for s in seeds}
+  for (k, s), c in configs.items():
+    log(f"fold {k} seed {s}: {run_dir(workdir, k, s)}")
+    training.train_and_evaluate(c, run_dir(workdir, k, s), log=log,
+                                command=command and f"{command} (fold {k}, seed {s})")
+  rows = []
+  for k in folds:
+    paths = [str(run_dir(workdir, k, s) / "best.msgpack") for s in seeds]
+    scores = evaluate_classifier.evaluate(paths, config.data_dir, [k],
+                                          config.get("cache_dir") or None,
+                                          config.get("eval_batch_size", 50))
+    members = ([m["accuracy"] for m in scores["models"]] if len(paths) > 1
+               else [scores["accuracy"]])
+    rows.append({"fold": k, "clips": scores["clips"], "members": members,
+                 "member_mean": float(np.mean(members)),
+                 "ensemble": scores.get("ensemble_accuracy", members[0])})
+  member_means = [r["member_mean"] for r in rows]
+  ensembles = [r["ensemble"] for r in rows]
+  return {"folds": rows, "seeds": seeds,
+          "member_accuracy": [float(np.mean(member_means)), float(np.std(member_means))],
+          "ensemble_accuracy": [float(np.mean(ensembles)), float(np.std(ensembles))],
+          "config": config.to_dict(), "command": command}
+
+
+def table(result: dict) -> str:
+  """The markdown table of :func:`crossvalidate`'s result (accuracies in %)."""
+  seeds = result["seeds"]
+  head = ["fold", *(f"seed {s}" for s in seeds), "member mean", f"ensemble of {len(seeds)}"]
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in result["folds"]:
+    cells = [str(r["fold"]), *(f"{100 * a:.2f}" for a in r["members"]),
+             f"{100 * r['member_mean']:.2f}", f"{100 * r['ensemble']:.2f}"]
+    lines.append("| " + " | ".join(cells) + " |")
+  (m, m_sd), (e, e_sd) = result["member_accuracy"], result["ensemble_accuracy"]
+  summary = [f"**{100 * m:.2f} ± {100 * m_sd:.2f}**", f"**{100 * e:.2f} ± {100 * e_sd:.2f}**"]
+  lines.append("| " + " | ".join(["mean ± sd", *[""] * len(seeds), *summary]) + " |")
+  return "\n".join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logging.set_verbosity(logging.INFO)
+  command = " ".join(["python -m experiments.crossval_classifier"] + sys.argv[1:])
+  try:
+    result = crossvalidate(_CONFIG.value, _WORKDIR.value, _FOLDS.value, _SEEDS.value,
+                           log=logging.info, command=command)
+  except (esc50.DataError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  files.write_json(Path(_WORKDIR.value) / "crossval.json", result)
+  print(table(result))
+
+
+if __name__ == "__main__":
+  app.run(main)
