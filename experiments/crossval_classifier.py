@@ -55,7 +55,7 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
   """Trains the missing runs, then scores each fold's members and ensemble.
 
   Returns ``{"folds": [{"fold", "members", "member_mean", "ensemble"}, ...],
-  "member_accuracy": [mean, std over folds], "ensemble_accuracy": [mean, std], ...}``,
+  "member_accuracy": [mean, sd over folds], "ensemble_accuracy": [mean, sd], ...}``,
   accuracies on the test fold of the epoch each run selected on its validation split.
   """
   folds, seeds = [int(k) for k in folds], [int(s) for s in seeds]
@@ -78,12 +78,15 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
     rows.append({"fold": k, "clips": scores["clips"], "members": members,
                  "member_mean": float(np.mean(members)),
                  "ensemble": scores.get("ensemble_accuracy", members[0])})
-  member_means = [r["member_mean"] for r in rows]
-  ensembles = [r["ensemble"] for r in rows]
   return {"folds": rows, "seeds": seeds,
-          "member_accuracy": [float(np.mean(member_means)), float(np.std(member_means))],
-          "ensemble_accuracy": [float(np.mean(ensembles)), float(np.std(ensembles))],
+          "member_accuracy": mean_and_sd([r["member_mean"] for r in rows]),
+          "ensemble_accuracy": mean_and_sd([r["ensemble"] for r in rows]),
           "config": config.to_dict(), "command": command}
+
+
+def mean_and_sd(values) -> list[float]:
+  """Mean and sample standard deviation (0 for one value) over folds."""
+  return [float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0]
 
 
 def table(result: dict) -> str:
@@ -97,7 +100,9 @@ def table(result: dict) -> str:
     lines.append("| " + " | ".join(cells) + " |")
   (m, m_sd), (e, e_sd) = result["member_accuracy"], result["ensemble_accuracy"]
   summary = [f"**{100 * m:.2f} ± {100 * m_sd:.2f}**", f"**{100 * e:.2f} ± {100 * e_sd:.2f}**"]
-  lines.append("| " + " | ".join(["mean ± sd", *[""] * len(seeds), *summary]) + " |")
+  per_seed = [f"{100 * np.mean([r['members'][i] for r in result['folds']]):.2f}"
+              for i in range(len(seeds))]
+  lines.append("| " + " | ".join(["mean ± sd", *per_seed, *summary]) + " |")
   return "\n".join(lines)
 
 

@@ -356,7 +356,7 @@ def test_crossval_trains_each_fold_and_seed_once_and_scores_ensembles(fake, tmp_
     want = evaluate_classifier_ensemble(paths, c, r["fold"])
     assert r["ensemble"] == pytest.approx(want) and r["clips"] == 8
   means = [r["member_mean"] for r in result["folds"]]
-  assert result["member_accuracy"] == pytest.approx([np.mean(means), np.std(means)])
+  assert result["member_accuracy"] == pytest.approx([np.mean(means), np.std(means, ddof=1)])
   assert "| 5 |" in cv.table(result) and "ensemble of 2" in cv.table(result)
   # A second call finds every run finished and trains nothing.
   stamp = cv.run_dir(tmp_path, 5, 1) / "best.msgpack"
