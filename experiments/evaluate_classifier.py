@@ -3,9 +3,11 @@
   python -m experiments.evaluate_classifier --fold=5
   python -m experiments.evaluate_classifier --fold=5 --weights=log_mel
   python -m experiments.evaluate_classifier --fold=5 --weights=A.msgpack --weights=B.msgpack
+  python -m experiments.evaluate_classifier --fold=5 --weights=log_mel_wide_x4
 
-Loads the shipped weights (``--weights``: ``unit_db``, the default, ``log_mel`` or
-``log_mel_wide``, see ``specst_jax.pretrained.SHIPPED``; or a ``.msgpack`` path),
+Loads the shipped weights (``--weights``: ``unit_db``, the default, ``log_mel``,
+``log_mel_wide``, ``log_mel_wide_s1``..``_s3``, see ``specst_jax.pretrained.SHIPPED``, the
+shipped ensemble ``log_mel_wide_x4`` (its four members); or a ``.msgpack`` path),
 computes the features the weights' provenance names (cached, see ``specst_jax.esc50``),
 and prints the class and centroid-class accuracy on the chosen folds; ``--output`` also
 writes them as JSON. Several ``--weights`` also report their ensemble: the class with the
@@ -23,7 +25,8 @@ from specst_jax import esc50, files, pretrained, training
 
 _WEIGHTS = flags.DEFINE_multi_string(
     "weights", None, "Weights .msgpack, or a shipped file's name: unit_db (default), log_mel, "
-    "log_mel_wide; repeat it for an ensemble.")
+    "log_mel_wide, log_mel_wide_s1..s3; repeat it for an ensemble, or name the shipped "
+    "ensemble log_mel_wide_x4.")
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data/esc50_16k", "ESC-50 root.")
 _FOLD = flags.DEFINE_multi_integer("fold", [5], "Fold(s) to evaluate on (1-5).")
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Feature cache (default ~/.cache/specst_jax).")
@@ -58,7 +61,7 @@ def evaluate_one(weights, data_dir, folds, cache_dir, batch_size, probabilities=
 
 def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
   """Metrics of each of ``weights`` on ``folds`` and, for several, of their ensemble."""
-  weights = list(weights or [None])
+  weights = pretrained.expand_ensembles(weights or [None])
   runs = [evaluate_one(w, data_dir, folds, cache_dir, batch_size, len(weights) > 1)
           for w in weights]
   if len(runs) == 1:

@@ -1,9 +1,11 @@
 """The shipped ESC-50-trained Wyse classifiers (``specst_jax/weights/wyse_esc50*``).
 
-Three files ship (:data:`SHIPPED`): ``unit_db`` (the paper's net on its [0, 1] dB image;
+Six files ship (:data:`SHIPPED`): ``unit_db`` (the paper's net on its [0, 1] dB image;
 the default, and what style transfer optimises), ``log_mel`` (the paper's net on the most
-accurate input measured) and ``log_mel_wide`` (the most accurate model: log-mel, 512
-first-layer filters and a 256-unit hidden layer instead of the paper's 32). Each
+accurate input measured), ``log_mel_wide`` (the most accurate single model: log-mel, 512
+first-layer filters and a 256-unit hidden layer instead of the paper's 32) and three more
+seeds of that recipe, ``log_mel_wide_s1`` ... ``_s3``. Together the four are the ensemble
+``log_mel_wide_x4`` (:data:`ENSEMBLES`; mean softmax, see ``experiments.evaluate_classifier``). Each
 ``.msgpack`` (flax.serialization) holds ``params``, the spectral-centroid
 class edges fitted on the training folds, and, for standardised representations,
 the per-channel ``mean``/``std``; the ``.json`` beside it is its provenance (sample rate,
@@ -26,7 +28,17 @@ from specst_jax.models import wyse
 from specst_jax.models.wyse import WyseClassifier
 
 SHIPPED = {"unit_db": "wyse_esc50.msgpack", "log_mel": "wyse_esc50_log_mel.msgpack",
-           "log_mel_wide": "wyse_esc50_log_mel_wide.msgpack"}
+           "log_mel_wide": "wyse_esc50_log_mel_wide.msgpack",
+           **{f"log_mel_wide_s{s}": f"wyse_esc50_log_mel_wide_s{s}.msgpack" for s in (1, 2, 3)}}
+# Named ensembles of shipped files (seeds 0-3 of one recipe, each selected on its own
+# validation split of folds 1-4).
+ENSEMBLES = {"log_mel_wide_x4": ("log_mel_wide", "log_mel_wide_s1", "log_mel_wide_s2",
+                                 "log_mel_wide_s3")}
+
+
+def expand_ensembles(names) -> list:
+  """``names`` with each :data:`ENSEMBLES` name replaced by its members (others kept)."""
+  return [m for n in names for m in ENSEMBLES.get(str(n), (n,))]
 
 
 def default_weights_path(name: str = "unit_db") -> Path:

@@ -1,5 +1,6 @@
 """Tests for specst_jax/training.py and specst_jax/pretrained.py (tiny nets, fake data)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -203,6 +204,8 @@ SHIPPED_SETTINGS = {
     "unit_db": ("unit_db", (16000, 512, 128, False), (622, 257), 2048, 32),
     "log_mel": ("log_mel", (16000, 1024, 512, False), (155, 128), 2048, 32),
     "log_mel_wide": ("log_mel", (16000, 1024, 512, False), (155, 128), 512, 256),
+    **{f"log_mel_wide_s{s}": ("log_mel", (16000, 1024, 512, False), (155, 128), 512, 256)
+       for s in (1, 2, 3)},
 }
 
 
@@ -238,6 +241,17 @@ def test_shipped_weights_names():
   assert pretrained.default_weights_path() == pretrained.default_weights_path("unit_db")
   with pytest.raises(ValueError, match="shipped weights are"):
     pretrained.default_weights_path("mfcc")
+  assert set(SHIPPED_SETTINGS) == set(pretrained.SHIPPED)
+  assert pretrained.expand_ensembles(["a.msgpack", "log_mel_wide_x4", None]) == [
+      "a.msgpack", "log_mel_wide", "log_mel_wide_s1", "log_mel_wide_s2", "log_mel_wide_s3", None]
+  for members in pretrained.ENSEMBLES.values():
+    assert set(members) <= set(pretrained.SHIPPED)
+    # Seeds of one recipe: same settings, different seeds, all trained on folds 1-4.
+    provs = [pretrained.load_wyse(m)[2] for m in members]
+    assert len({p["config"]["seed"] for p in provs}) == len(members)
+    recipes = {json.dumps({k: v for k, v in p["config"].items() if k != "seed"}, sort_keys=True)
+               for p in provs}
+    assert len(recipes) == 1
 
 
 SHIPPED_MIN_CORRECT = 5
@@ -381,3 +395,15 @@ def evaluate_classifier_ensemble(paths, config, fold) -> float:
     z = np.exp(logits - logits.max(-1, keepdims=True))
     probs.append(z / z.sum(-1, keepdims=True))
   return float(np.mean(np.mean(probs, axis=0).argmax(-1) == targets))
+
+
+def test_shipped_ensemble_reproduces_its_fold5_accuracy(tmp_path):
+  """The shipped seeds, on all of fold 5: each its recorded accuracy, the four 0.6375."""
+  if not DATA.is_dir():
+    pytest.skip("ESC-50 data not present")
+  from experiments import evaluate_classifier
+  got = evaluate_classifier.evaluate(["log_mel_wide_x4"], str(DATA), [5], str(tmp_path), 100)
+  assert got["clips"] == 400
+  for m in got["models"]:
+    assert m["accuracy"] == pytest.approx(m["shipped_test_accuracy"], abs=1e-9)
+  assert got["ensemble_accuracy"] == pytest.approx(0.6375, abs=1e-9)  # 255 of 400
