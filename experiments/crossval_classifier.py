@@ -13,6 +13,7 @@ markdown table and writes ``workdir/crossval.json``. ESC-50's folds hold 400 cli
 5-fold accuracy is the mean over folds.
 """
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -54,9 +55,10 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
                   log=print, command: str | None = None) -> dict:
   """Trains the missing runs, then scores each fold's members and ensemble.
 
-  Returns ``{"folds": [{"fold", "members", "member_mean", "ensemble"}, ...],
-  "member_accuracy": [mean, sd over folds], "ensemble_accuracy": [mean, sd], ...}``,
-  accuracies on the test fold of the epoch each run selected on its validation split.
+  Returns ``{"folds": [{"fold", "members", "member_mean", "ensemble", "ensemble_by_size"},
+  ...], "member_accuracy": [mean, sd over folds], "ensemble_accuracy": [mean, sd],
+  "ensemble_by_size": [mean over folds, per ensemble size], ...}``: accuracies on the test
+  fold of the epoch each run selected on its validation split.
   """
   folds, seeds = [int(k) for k in folds], [int(s) for s in seeds]
   if not folds or not seeds or len(set(seeds)) != len(seeds):
@@ -67,21 +69,37 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
     log(f"fold {k} seed {s}: {run_dir(workdir, k, s)}")
     training.train_and_evaluate(c, run_dir(workdir, k, s), log=log,
                                 command=command and f"{command} (fold {k}, seed {s})")
-  rows = []
-  for k in folds:
-    paths = [str(run_dir(workdir, k, s) / "best.msgpack") for s in seeds]
-    scores = evaluate_classifier.evaluate(paths, config.data_dir, [k],
-                                          config.get("cache_dir") or None,
-                                          config.get("eval_batch_size", 50))
-    members = ([m["accuracy"] for m in scores["models"]] if len(paths) > 1
-               else [scores["accuracy"]])
-    rows.append({"fold": k, "clips": scores["clips"], "members": members,
-                 "member_mean": float(np.mean(members)),
-                 "ensemble": scores.get("ensemble_accuracy", members[0])})
+  cache_dir = config.get("cache_dir") or None
+  batch_size = config.get("eval_batch_size", 50)
+  rows = [score_fold([run_dir(workdir, k, s) / "best.msgpack" for s in seeds], config.data_dir, k,
+                     cache_dir, batch_size) for k in folds]
+  by_size = np.mean([r["ensemble_by_size"] for r in rows], axis=0)
   return {"folds": rows, "seeds": seeds,
           "member_accuracy": mean_and_sd([r["member_mean"] for r in rows]),
           "ensemble_accuracy": mean_and_sd([r["ensemble"] for r in rows]),
+          "ensemble_by_size": [float(a) for a in by_size],
           "config": config.to_dict(), "command": command}
+
+
+def score_fold(paths, data_dir, fold: int, cache_dir, batch_size: int) -> dict:
+  """Test-fold accuracy of each weights file, of all of them averaged in softmax, and
+  (``ensemble_by_size[n - 1]``) the mean accuracy over every ensemble of ``n`` of them."""
+  runs = [evaluate_classifier.evaluate_one(str(p), data_dir, [fold], cache_dir, batch_size,
+                                           probabilities=True) for p in paths]
+  targets = runs[0][2]
+  if any(not np.array_equal(t, targets) for _, _, t in runs):
+    raise ValueError(f"fold {fold}: the runs of {paths[0]}'s fold disagree on its clips")
+  probs = [p for _, p, _ in runs]
+
+  def accuracy(subset) -> float:
+    return float(np.mean(np.mean([probs[i] for i in subset], axis=0).argmax(-1) == targets))
+
+  by_size = [float(np.mean([accuracy(c) for c in itertools.combinations(range(len(runs)), n)]))
+             for n in range(1, len(runs) + 1)]
+  members = [m["accuracy"] for m, _, _ in runs]
+  return {"fold": fold, "clips": int(len(targets)), "members": members,
+          "member_mean": float(np.mean(members)), "ensemble": by_size[-1],
+          "ensemble_by_size": by_size}
 
 
 def mean_and_sd(values) -> list[float]:
@@ -103,6 +121,11 @@ def table(result: dict) -> str:
   per_seed = [f"{100 * np.mean([r['members'][i] for r in result['folds']]):.2f}"
               for i in range(len(seeds))]
   lines.append("| " + " | ".join(["mean ± sd", *per_seed, *summary]) + " |")
+  sizes = range(1, len(seeds) + 1)
+  lines += ["", "| seeds in the ensemble | " + " | ".join(map(str, sizes)) + " |",
+            "|" + "---|" * (len(seeds) + 1),
+            "| mean over folds and seed subsets | "
+            + " | ".join(f"{100 * a:.2f}" for a in result["ensemble_by_size"]) + " |"]
   return "\n".join(lines)
 
 

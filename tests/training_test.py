@@ -369,8 +369,13 @@ def test_crossval_trains_each_fold_and_seed_once_and_scores_ensembles(fake, tmp_
     assert r["members"] == pytest.approx([p["test_accuracy"] for p in provs])
     want = evaluate_classifier_ensemble(paths, c, r["fold"])
     assert r["ensemble"] == pytest.approx(want) and r["clips"] == 8
+    assert r["ensemble_by_size"][-1] == r["ensemble"]
+    singles = [evaluate_classifier_ensemble([q], c, r["fold"]) for q in paths]
+    assert r["ensemble_by_size"][0] == pytest.approx(np.mean(singles))
   means = [r["member_mean"] for r in result["folds"]]
   assert result["member_accuracy"] == pytest.approx([np.mean(means), np.std(means, ddof=1)])
+  assert result["ensemble_by_size"] == pytest.approx(
+      np.mean([r["ensemble_by_size"] for r in result["folds"]], axis=0))
   assert "| 5 |" in cv.table(result) and "ensemble of 2" in cv.table(result)
   # A second call finds every run finished and trains nothing.
   stamp = cv.run_dir(tmp_path, 5, 1) / "best.msgpack"
