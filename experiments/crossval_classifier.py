@@ -14,6 +14,7 @@ markdown table and writes ``workdir/crossval.json``. ESC-50's folds hold 400 cli
 """
 
 import itertools
+import shlex
 import sys
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
-  command = " ".join(["python -m experiments.crossval_classifier"] + sys.argv[1:])
+  command = "python -m experiments.crossval_classifier " + shlex.join(sys.argv[1:])
   try:
     result = crossvalidate(_CONFIG.value, _WORKDIR.value, _FOLDS.value, _SEEDS.value,
                            log=logging.info, command=command)

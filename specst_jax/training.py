@@ -20,6 +20,7 @@ import functools
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -548,6 +549,6 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
       "config": config.to_dict(),
       "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
       "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
-      "command": command or " ".join(["python -m experiments.train_classifier"] + sys.argv[1:]),
+      "command": command or "python -m experiments.train_classifier " + shlex.join(sys.argv[1:]),
       "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
   }
