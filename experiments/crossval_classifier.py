@@ -85,19 +85,16 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
 def score_fold(paths, data_dir, fold: int, cache_dir, batch_size: int) -> dict:
   """Test-fold accuracy of each weights file, of all of them averaged in softmax, and
   (``ensemble_by_size[n - 1]``) the mean accuracy over every ensemble of ``n`` of them."""
-  runs = [evaluate_classifier.evaluate_one(str(p), data_dir, [fold], cache_dir, batch_size,
-                                           probabilities=True) for p in paths]
-  targets = runs[0][2]
-  if any(not np.array_equal(t, targets) for _, _, t in runs):
-    raise ValueError(f"fold {fold}: the runs of {paths[0]}'s fold disagree on its clips")
-  probs = [p for _, p, _ in runs]
+  metrics, probs, targets = evaluate_classifier.evaluate_members(
+      [str(p) for p in paths], data_dir, [fold], cache_dir, batch_size)
 
-  def accuracy(subset) -> float:
-    return float(np.mean(np.mean([probs[i] for i in subset], axis=0).argmax(-1) == targets))
+  def mean_over_ensembles_of(n: int) -> float:
+    subsets = itertools.combinations(range(len(probs)), n)
+    return float(np.mean([evaluate_classifier.ensemble_accuracy([probs[i] for i in c], targets)
+                          for c in subsets]))
 
-  by_size = [float(np.mean([accuracy(c) for c in itertools.combinations(range(len(runs)), n)]))
-             for n in range(1, len(runs) + 1)]
-  members = [m["accuracy"] for m, _, _ in runs]
+  by_size = [mean_over_ensembles_of(n) for n in range(1, len(probs) + 1)]
+  members = [m["accuracy"] for m in metrics]
   return {"fold": fold, "clips": int(len(targets)), "members": members,
           "member_mean": float(np.mean(members)), "ensemble": by_size[-1],
           "ensemble_by_size": by_size}

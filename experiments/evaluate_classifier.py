@@ -59,21 +59,32 @@ def evaluate_one(weights, data_dir, folds, cache_dir, batch_size, probabilities=
   return metrics, probs, ds.targets[idx]
 
 
-def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
-  """Metrics of each of ``weights`` on ``folds`` and, for several, of their ensemble."""
-  weights = pretrained.expand_ensembles(weights or [None])
-  runs = [evaluate_one(w, data_dir, folds, cache_dir, batch_size, len(weights) > 1)
+def evaluate_members(weights, data_dir, folds, cache_dir, batch_size
+                     ) -> tuple[list[dict], list[np.ndarray], np.ndarray]:
+  """Each of ``weights``' metrics and class probabilities on ``folds``, and the targets
+  (checked to be the same clips for all)."""
+  runs = [evaluate_one(w, data_dir, folds, cache_dir, batch_size, probabilities=True)
           for w in weights]
-  if len(runs) == 1:
-    return runs[0][0]
   targets = runs[0][2]
   for w, (_, _, t) in zip(weights, runs, strict=True):
     if not np.array_equal(t, targets):
       raise ValueError(f"--weights {w}: its data has other clips or labels than {weights[0]}")
-  mean_probs = np.mean([p for _, p, _ in runs], axis=0)
+  return [m for m, _, _ in runs], [p for _, p, _ in runs], targets
+
+
+def ensemble_accuracy(probs, targets) -> float:
+  """Accuracy of the class with the highest mean probability over the members."""
+  return float(np.mean(np.mean(probs, axis=0).argmax(-1) == targets))
+
+
+def evaluate(weights, data_dir, folds, cache_dir, batch_size) -> dict:
+  """Metrics of each of ``weights`` on ``folds`` and, for several, of their ensemble."""
+  weights = pretrained.expand_ensembles(weights or [None])
+  if len(weights) == 1:
+    return evaluate_one(weights[0], data_dir, folds, cache_dir, batch_size)[0]
+  metrics, probs, targets = evaluate_members(weights, data_dir, folds, cache_dir, batch_size)
   return {"folds": list(folds), "clips": int(len(targets)),
-          "ensemble_accuracy": float(np.mean(mean_probs.argmax(-1) == targets)),
-          "models": [m for m, _, _ in runs]}
+          "ensemble_accuracy": ensemble_accuracy(probs, targets), "models": metrics}
 
 
 def main(argv):
