@@ -240,7 +240,7 @@ def _setups(cond: Condition, s: dict, trained, n_bins: int, seeds: list[int]) ->
   if s["quick"]:  # shallow layers only: a cheap check of the path, labelled
     kw = dict(style_layers=("conv1_1",), content_layer="conv1_1")
   if s["vgg_weights"]:
-    from specst_jax.models import vgg19_weights
+    from specst_jax.pretrained import vgg19 as vgg19_weights
     params, prep = vgg19_weights.load_vgg19_weights(s["vgg_weights"])
     return [pl.vgg19_setup(jax.random.key(0), params=params, preprocessing=prep,
                            weights=f"ImageNet ({s['vgg_weights']})", **kw)]

@@ -162,7 +162,7 @@ def _setup(s: dict, key: jax.Array, n_bins: int, wyse_weights=None) -> pl.NetSet
   if s["net"] == "wyse":
     return _wyse_params(s, key, n_bins, wyse_weights)
   if s["weights_flag"]:
-    from specst_jax.models import vgg19_weights
+    from specst_jax.pretrained import vgg19 as vgg19_weights
     params, prep = vgg19_weights.load_vgg19_weights(s["weights_flag"])
     return pl.vgg19_setup(key, params=params, preprocessing=prep,
                           weights=f"ImageNet ({s['weights_flag']})",

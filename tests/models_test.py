@@ -11,7 +11,7 @@ import pytest
 from absl.testing import absltest
 
 from specst_jax.models import vgg19 as vgg
-from specst_jax.models import vgg19_weights as vw
+from specst_jax.pretrained import vgg19 as vw
 from specst_jax.models.ulyanov import UlyanovNet, ulyanov_params, ulyanov_std, unfold_frames
 from specst_jax.models.wyse import WyseClassifier
 from specst_jax.style import pipeline

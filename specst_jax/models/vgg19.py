@@ -11,7 +11,7 @@ The network normalises its [0, 1] RGB input for the weights it was given
 back into one channel by luminosity ``0.299 R + 0.587 G + 0.114 B``.
 
 Layer names are the standard ``conv1_1 ... conv5_4`` (activations after ReLU)
-and ``pool1 ... pool5``. Weights: :mod:`specst_jax.models.vgg19_weights`.
+and ``pool1 ... pool5``. Weights: :mod:`specst_jax.pretrained.vgg19`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""VGG-19 weights from a user-supplied file (host-side I/O).
+"""VGG-19 weights from a user-supplied file (host-side I/O; the net is in models/vgg19.py).
 
 ImageNet weights cannot be downloaded here: the user supplies them.
 
