@@ -3,13 +3,14 @@
 Arrays are time-major: audio ``[..., samples]``, spectrograms ``[..., frames, bins]``.
 
 Modules: ``spectral`` (stft/istft), ``scaling`` (dB, log1p), ``features`` (mel, MFCC, deltas,
-centroid, log-frequency), ``audio`` (host I/O), ``phase`` (Griffin-Lim, PGHI, RTPGHI, SPSI,
-RTISI-LA), ``models`` (Ulyanov, Wyse, VGG-19), ``style`` (Gram losses, optimisation),
-``measures`` (network-free Figure-1 measures), ``esc50`` / ``training`` / ``pretrained``
-(the paper's classifier). ``training`` is imported on demand (it pulls in orbax).
+centroid, log-frequency), ``representations`` (the one registry: magnitude -> network input and
+back, STFT settings, display dB), ``audio`` (host I/O), ``phase`` (Griffin-Lim, PGHI, RTPGHI,
+SPSI, RTISI-LA), ``models`` (Ulyanov, Wyse, VGG-19), ``style`` (Gram losses, optimisation, the
+net registry and the transfer engine), ``measures`` (network-free Figure-1 measures),
+``classifier`` / ``pretrained`` (the paper's classifier; imported on demand: they pull in
+orbax and the data modules).
 """
 
-from specst_jax import esc50
 from specst_jax.audio import AudioError, load_audio, resample, save_audio
 from specst_jax.features import (
     dct,
@@ -37,7 +38,7 @@ from specst_jax.phase import (
     spectral_convergence,
     spsi,
 )
-from specst_jax.pretrained import default_weights_path, load_wyse
+from specst_jax.representations import REPRESENTATIONS, Options, Stft, display_db
 from specst_jax.scaling import (
     amplitude_to_db,
     db_to_amplitude,

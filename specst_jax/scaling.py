@@ -84,13 +84,21 @@ def db_to_amplitude(S_db: ArrayLike, *, ref: float = 1.0) -> jax.Array:
 def unit_db(S: ArrayLike, *, top_db: float = 80.0, amin: float = 1e-5) -> jax.Array:
   """The paper's representation: dB re the spectrogram's max, clipped at ``-top_db``, in [0, 1].
 
-  ``unit = dB / top_db + 1``, so 0 is ``-top_db`` dB and 1 is the maximum
-  (the scaling of the author's ``wyse_audioST`` TIFFs).
+  ``unit = max(20 log10(max(|S|, amin)) - peak, -top_db) / top_db + 1`` with the peak taken per
+  spectrogram over the last two axes, so 0 is ``-top_db`` dB and 1 is the maximum (the scaling
+  of the author's ``wyse_audioST`` TIFFs; a silent spectrogram is all ones). Equal to
+  ``amplitude_to_db(S, ref="max", amin=amin, top_db=top_db) / top_db + 1`` up to rounding.
   """
   if not top_db > 0:
     raise ValueError(f"top_db must be positive, got {top_db}")
-  unit = amplitude_to_db(S, ref="max", amin=amin, top_db=top_db) / top_db + 1.0
-  return jnp.clip(unit, 0.0, 1.0)  # exact bounds despite float rounding at the floor
+  if amin <= 0:
+    raise ValueError(f"amin must be positive, got {amin}")
+  S = jnp.asarray(S)
+  S = magnitude(S) if jnp.iscomplexobj(S) else jnp.abs(S)
+  db = 20.0 * jnp.log10(jnp.maximum(S, amin))
+  peak = jnp.max(db, axis=(-2, -1), keepdims=True) if db.ndim >= 2 else jnp.max(db)
+  unit = jnp.maximum(db - peak, -top_db) / top_db + 1.0
+  return jnp.clip(unit, 0.0, 1.0)  # exact bounds whatever the rounding
 
 
 def unit_db_to_amplitude(U: ArrayLike, *, top_db: float = 80.0, ref: float = 1.0) -> jax.Array:
