@@ -11,14 +11,14 @@ other formats it knows. Resampling uses soxr ("HQ" quality).
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
+
+from specst_jax import files
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 384_000
@@ -202,12 +202,6 @@ def resample(x, orig_sr: int, target_sr: int) -> np.ndarray:
   return np.ascontiguousarray(y[..., :n_out])
 
 
-def _umask() -> int:
-  mask = os.umask(0)
-  os.umask(mask)
-  return mask
-
-
 def _format_for(path: Path) -> str:
   ext = path.suffix.lower().lstrip(".")
   formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3",
@@ -220,7 +214,7 @@ def _format_for(path: Path) -> str:
 
 
 def save_audio(path, x, sr: int, *, subtype: str | None = None) -> Path:
-  """Writes audio atomically: a temp file in the same folder, then ``os.replace``.
+  """Writes audio atomically (:func:`specst_jax.files.atomic_path`).
 
   Parent folders are created. On any failure no file (and no temp file) is left.
 
@@ -245,17 +239,9 @@ def save_audio(path, x, sr: int, *, subtype: str | None = None) -> Path:
     subtype = "PCM_24"
   if subtype is not None and not sf.check_format(fmt, subtype):
     raise AudioError(f"{path}: subtype {subtype!r} is not valid for {fmt}")
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-  os.close(fd)
   try:
-    os.chmod(tmp, 0o666 & ~_umask())
-    sf.write(tmp, x.T, sr, format=fmt, subtype=subtype)
-    os.replace(tmp, path)
-  except BaseException as e:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    if isinstance(e, (sf.LibsndfileError, RuntimeError, TypeError)):
-      raise AudioError(f"{path}: could not write audio ({e})") from None
-    raise
+    with files.atomic_path(path) as tmp:
+      sf.write(tmp, x.T, sr, format=fmt, subtype=subtype)
+  except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+    raise AudioError(f"{path}: could not write audio ({e})") from None
   return path

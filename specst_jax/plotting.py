@@ -7,8 +7,6 @@ mel bands or coefficients on the y axis, and a colour bar.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from specst_jax import features  # noqa: E402
+from specst_jax import features, files  # noqa: E402
 
 Y_AXES = ("linear", "log", "mel", "coef")
 _NICE_HZ = (0, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000)
@@ -152,19 +150,9 @@ def save_figure(fig, path, *, dpi: int = 120, close: bool = True) -> Path:
   created; on failure nothing is left behind.
   """
   path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-  os.close(fd)
   try:
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or None)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+    with files.atomic_path(path) as tmp:
+      fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or None)
   finally:
     if close:
       plt.close(fig)
