@@ -1,0 +1,226 @@
+"""Tests of specst_jax/batch and experiments/batch_style.py.
+
+Fast parts use a numpy fake engine (tests/batch_helpers.py); the end-to-end parts run the real
+transfer engine with tiny clips and nets in subprocesses: 4 fake CPU devices, two real
+processes joined through jax.distributed on localhost, and a SIGKILL + resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from specst_jax import audio
+from specst_jax.batch import buckets, manifest, runner, shards, store
+from tests import batch_helpers as bh
+
+OVERRIDES = {"net": str, "seed": int, "n_iter": int, "learning_rate": float, "figures": bool}
+
+
+# ----------------------------------------------------------------------------- manifest
+
+
+def test_manifest_csv_resolves_paths_and_overrides(tmp_path):
+  (tmp_path / "sub").mkdir()
+  path = tmp_path / "sub" / "m.csv"
+  path.write_text("id,content,style,seed,n_iter\n"
+                  "a,c.wav,s1.wav;../s2.wav,3,\n"
+                  "b,/abs/c.wav, s.wav ,,20\n")
+  items = manifest.read_manifest(path, OVERRIDES)
+  assert [it.id for it in items] == ["a", "b"]
+  assert items[0].content == str(tmp_path / "sub" / "c.wav")
+  assert items[0].styles == (str(tmp_path / "sub" / "s1.wav"), str(tmp_path / "sub/../s2.wav"))
+  assert items[0].overrides_dict() == {"seed": 3}
+  assert items[1].content == "/abs/c.wav"
+  assert items[1].styles == (str(tmp_path / "sub" / "s.wav"),)
+  assert items[1].overrides_dict() == {"n_iter": 20}
+  assert (items[0].line, items[1].line) == (2, 3)
+
+
+def test_manifest_jsonl_lists_and_types(tmp_path):
+  path = bh.write_jsonl(tmp_path / "m.jsonl", [
+      dict(id="x", content="c.wav", style=["a.wav", "b.wav"], net="wyse", learning_rate=0.5),
+      dict(id="y", content="c.wav", style="a.wav", seed=None, figures="true")])
+  items = manifest.read_manifest(path, OVERRIDES)
+  assert items[0].styles == (str(tmp_path / "a.wav"), str(tmp_path / "b.wav"))
+  assert items[0].overrides_dict() == {"net": "wyse", "learning_rate": 0.5}
+  assert items[1].overrides_dict() == {"figures": True}
+
+
+@pytest.mark.parametrize("text, suffix, message", [
+    ("id,content\na,c.wav\n", ".csv", r"lacks column\(s\) \['style'\]"),
+    ("id,content,style\na,c.wav,s.wav\na,d.wav,s.wav\n", ".csv", "duplicate id 'a'"),
+    ("id,content,style,colour\na,c.wav,s.wav,red\n", ".csv", r"unknown column\(s\) \['colour'\]"),
+    ("id,content,style,seed\na,c.wav,s.wav,x\n", ".csv", "'seed' must be int"),
+    ("id,content,style\na/b,c.wav,s.wav\n", ".csv", "id 'a/b' must be"),
+    ("id,content,style\na,c.wav,\n", ".csv", r"missing value\(s\) for \['style'\]"),
+    ("id,content,style\na,c.wav\n", ".csv", "2 cells but the header has 3"),
+    ("id,content,style\n", ".csv", "header but no rows"),
+    ("", ".csv", "empty manifest"),
+    ('{"id": "a", "content": "c.wav"}\n', ".jsonl", r"missing value\(s\) for \['style'\]"),
+    ('{"id": "a", "content": "c.wav", "style": "s.wav"\n', ".jsonl", "not valid JSON"),
+    ("id,content,style\n", ".txt", "unknown manifest format"),
+])
+def test_manifest_errors_are_one_line(tmp_path, text, suffix, message):
+  path = tmp_path / f"m{suffix}"
+  path.write_text(text)
+  with pytest.raises(manifest.ManifestError, match=message) as e:
+    manifest.read_manifest(path, OVERRIDES)
+  assert "\n" not in str(e.value) and str(path) in str(e.value)
+
+
+def test_manifest_unreadable(tmp_path):
+  with pytest.raises(manifest.ManifestError, match="no such manifest file"):
+    manifest.read_manifest(tmp_path / "none.csv", OVERRIDES)
+  with pytest.raises(manifest.ManifestError, match="is a directory"):
+    manifest.read_manifest(tmp_path, OVERRIDES)
+  bad = tmp_path / "latin.csv"
+  bad.write_bytes(b"id,content,style\n\xff\xfe,c,s\n")
+  with pytest.raises(manifest.ManifestError, match="cannot read the manifest"):
+    manifest.read_manifest(bad, OVERRIDES)
+
+
+# ----------------------------------------------------------------------------- shards, buckets
+
+
+def test_shards_disjoint_complete_and_stable():
+  items = [manifest.Item(f"id{i}", "c", ("s",)) for i in range(200)]
+  for n in (1, 2, 3, 8):
+    parts = [shards.share(items, p, n) for p in range(n)]
+    ids = [it.id for part in parts for it in part]
+    assert sorted(ids) == sorted(it.id for it in items)  # every item exactly once
+    if n > 1:
+      assert min(len(p) for p in parts) > 200 / n / 2  # no share starved
+  import hashlib
+  want = int.from_bytes(hashlib.sha256(b"pair07").digest()[:8], "big") % 5
+  assert shards.owner("pair07", 5) == want
+  with pytest.raises(ValueError, match="process_id"):
+    shards.share(items, 2, 2)
+
+
+def test_buckets_choose_and_fit():
+  lengths = buckets.bucket_lengths([1.0, 0.5, 1.0], 100)
+  assert lengths == (50, 100)
+  assert buckets.choose(30, lengths) == buckets.Fit(30, 50, "pad")
+  assert buckets.choose(50, lengths) == buckets.Fit(50, 50, "none")
+  assert buckets.choose(70, lengths) == buckets.Fit(70, 100, "pad")
+  assert buckets.choose(170, lengths) == buckets.Fit(170, 100, "crop")
+  x = np.arange(1, 8, dtype=np.float32)
+  np.testing.assert_array_equal(buckets.fit_content(x, 10), np.r_[x, 0, 0, 0])
+  np.testing.assert_array_equal(buckets.fit_content(x, 4), x[:4])
+  y, fit = buckets.fit_style(x, 17)
+  np.testing.assert_array_equal(y, np.r_[x, x, x[:3]])
+  assert fit == buckets.Fit(7, 17, "loop")
+  y, fit = buckets.fit_style(x, 5)
+  np.testing.assert_array_equal(y, x[:5])
+  assert fit.action == "crop"
+  with pytest.raises(ValueError, match="bucket_seconds"):
+    buckets.bucket_lengths([1.0, 0.0], 100)
+
+
+# ----------------------------------------------------------------------------- runner (fake engine)
+
+
+def _fake_run(tmp_path, rows, *, batch_size=4, n_devices=2, **kw):
+  path = bh.write_csv(tmp_path / "m.csv", rows,
+                      columns=("id", "content", "style") + tuple(kw.pop("columns", ())))
+  items = manifest.read_manifest(path, {"gain": float, "seed": int})
+  engine = bh.FakeEngine()
+  cfg = runner.RunConfig(str(tmp_path / "out"), batch_size=batch_size, n_devices=n_devices,
+                         bucket_seconds=(0.5, 1.0), min_seconds=0.05, **kw)
+  return items, engine, cfg, runner.run(items, engine, cfg)
+
+
+def test_runner_writes_good_items_records_bad_ones(tmp_path):
+  rows = bh.write_clips(tmp_path, 7) + bh.write_bad(tmp_path)
+  rows.append(dict(id="missing", content="nope.wav", style="s0.wav"))
+  items, engine, cfg, stats = _fake_run(tmp_path, rows, batch_size=3)
+  assert (stats.ok, stats.failed, stats.total) == (7, 3, 10)
+  assert sorted(stats.written) == sorted(r["id"] for r in rows[:7])
+  assert all(shape[0] == 4 for shape in engine.calls)  # batch 3 rounded up to 2 devices
+  # 0.4 s -> 0.5 s bucket (padded), 0.6 and 0.75 s -> 1 s bucket: two programs' shapes.
+  assert {shape[1] for shape in engine.calls} == {4000, 8000}
+  out = Path(cfg.output_dir)
+  for r, it in zip(rows[:7], items[:7], strict=True):
+    m = json.loads((out / "items" / r["id"] / "metrics.json").read_text())
+    y, sr = audio.load_audio(out / "items" / r["id"] / "result.wav")
+    c, _ = audio.load_audio(it.content)
+    assert len(y) == len(c) == m["result_samples"] and sr == bh.SR  # padding trimmed off
+    assert m["content_fit"]["action"] == "pad" and m["bucket"]["samples"] in (4000, 8000)
+  errors = {r: json.loads((out / "items" / r / "error.json").read_text())
+            for r in ("bad_corrupt", "bad_short", "missing")}
+  assert "shorter than" in errors["bad_short"]["reason"]
+  assert "no such file" in errors["missing"]["reason"]
+  assert all(e["stage"] == "load" for e in errors.values())
+  # Padding pairs of the partial batches were never written: exactly the 7 good folders + 3 bad.
+  assert sorted(p.name for p in (out / "items").iterdir()) == sorted(r["id"] for r in rows)
+  summary = store.merge(out, [it.id for it in items])
+  assert (summary["n_ok"], summary["n_failed"], summary["n_missing"]) == (7, 3, 0)
+  lines = (out / "errors.jsonl").read_text().splitlines()
+  assert sorted(json.loads(x)["id"] for x in lines) == ["bad_corrupt", "bad_short", "missing"]
+  with open(out / "summary.csv") as f:
+    table = list(csv.DictReader(f))
+  assert [t["id"] for t in table] == [it.id for it in items]
+  assert {t["status"] for t in table[:7]} == {"ok"}
+
+
+def test_runner_result_values_and_non_finite_loss(tmp_path):
+  rows = bh.write_clips(tmp_path, 3)
+  rows[1]["gain"] = 20.0  # the fake engine's loss is NaN above gain 10
+  rows[2]["seed"] = 5
+  items, engine, cfg, stats = _fake_run(tmp_path, rows, columns=("gain", "seed"))
+  assert (stats.ok, stats.failed) == (2, 1)
+  out = Path(cfg.output_dir)
+  e = json.loads((out / "items" / "pair01" / "error.json").read_text())
+  assert e["stage"] == "transfer" and "non-finite" in e["reason"]
+  c, _ = audio.load_audio(items[0].content)
+  s, _ = audio.load_audio(items[0].styles[0])
+  y, _ = audio.load_audio(out / "items" / "pair00" / "result.wav")
+  s_fit, _ = buckets.fit_style(s, 4000)
+  np.testing.assert_allclose(y, 0.5 * c + 0.1 * s_fit[:len(c)], atol=1e-6)
+  m2 = json.loads((out / "items" / "pair02" / "metrics.json").read_text())
+  assert m2["seed"] == 5 and m2["overrides"] == {"seed": 5}
+
+
+def test_runner_bad_row_setting_stops_before_anything_runs(tmp_path):
+  rows = bh.write_clips(tmp_path, 2)
+  rows[1]["gain"] = -1.0
+  with pytest.raises(manifest.ManifestError, match=r"line 3 \(id pair01\): gain must be"):
+    _fake_run(tmp_path, rows, columns=("gain",))
+  assert not (tmp_path / "out").exists()
+
+
+def test_runner_resume_skips_done_redoes_partial_cleans_temps(tmp_path):
+  rows = bh.write_clips(tmp_path, 5)
+  items, engine, cfg, stats = _fake_run(tmp_path, rows)
+  out = Path(cfg.output_dir)
+  done = out / "items" / "pair00" / "metrics.json"
+  before = done.stat().st_mtime_ns
+  # pair01: killed after result.wav, before metrics.json; a stranded temp file beside it.
+  (out / "items" / "pair01" / "metrics.json").unlink()
+  (out / "items" / "pair01" / ".result.wav.999999.abc.tmp").write_bytes(b"half")
+  # pair02: had failed before (error.json), now runs fine.
+  store.write_error(out, "pair02", "old failure", stage="load", process=0)
+  (out / "items" / "pair02" / "metrics.json").unlink()
+  stats2 = runner.run(items, engine, cfg)
+  assert (stats2.skipped, stats2.ok, stats2.failed) == (3, 2, 0)
+  assert sorted(stats2.written) == ["pair01", "pair02"]
+  assert done.stat().st_mtime_ns == before
+  assert not list(out.rglob(".*"))
+  assert not (out / "items" / "pair02" / "error.json").exists()
+
+
+def test_shares_of_two_processes_cover_the_manifest(tmp_path):
+  rows = bh.write_clips(tmp_path, 9)
+  path = bh.write_csv(tmp_path / "m.csv", rows)
+  items = manifest.read_manifest(path, {})
+  written = []
+  for p in (0, 1):
+    cfg = runner.RunConfig(str(tmp_path / "out"), batch_size=2, bucket_seconds=(1.0,),
+                           process_id=p, num_processes=2)
+    written += runner.run(items, bh.FakeEngine(), cfg).written
+  assert sorted(written) == sorted(r["id"] for r in rows)  # each exactly once
