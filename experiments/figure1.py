@@ -37,8 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 
-from specst_jax import audio, esc50, files, measures, phase, signals, spectral
+from specst_jax import audio, files, measures, phase, signals, spectral
 from specst_jax import figure1 as f1
+from specst_jax.classifier import esc50
+from specst_jax.classifier import evaluate as classifier_evaluate
+from specst_jax.classifier import features as classifier_features
 from specst_jax.style import pipeline as pl
 
 _OUT = flags.DEFINE_string("output_dir", "out/figure1", "output folder")
@@ -340,10 +343,11 @@ class Judge:
     self._post = None
     if trained is not None:
       module, params, prov = trained
-      cfg = esc50.FeatureConfig(**prov["config"]["features"])
+      cfg = classifier_features.FeatureConfig.from_provenance(prov)
       index = list(prov["classes"]).index("rooster")
-      post = jax.jit(functools.partial(f1.class_posterior, model=module,
-                                       features_fn=esc50.feature_fn(cfg), class_index=index,
+      post = jax.jit(functools.partial(classifier_evaluate.class_posterior, model=module,
+                                       features_fn=classifier_features.feature_fn(cfg),
+                                       class_index=index,
                                        mean=prov.get("mean"), std=prov.get("std")))
       if cfg.sr != sr:
         raise ValueError(f"the classifier expects {cfg.sr} Hz audio, the run is at {sr} Hz")

@@ -4,15 +4,17 @@
       --workdir=/work/runs/paper_unit_db
 
 Writes ``metrics.jsonl``, ``curves.png``, ``checkpoints/`` and ``best.msgpack`` (+ ``.json``,
-the epoch with the best validation accuracy) into the work directory.
+the epoch with the best validation accuracy) into the work directory
+(:func:`specst_jax.classifier.train.train_and_evaluate`).
 """
 
+import shlex
 import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from specst_jax import esc50, training
+from specst_jax.classifier import esc50, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training configuration file.",
                                           lock_config=True)
@@ -24,8 +26,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
+  command = "python -m experiments.train_classifier " + shlex.join(sys.argv[1:])
   try:
-    result = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value, log=logging.info)
+    result = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, log=logging.info,
+                                      command=command)
   except esc50.DataError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

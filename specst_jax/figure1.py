@@ -1,15 +1,10 @@
 """Small pure pieces of the paper's Figure 1 reproduction (``experiments/figure1.py``).
 
 * :func:`fit_length`: crop or zero-pad audio ``[..., samples]`` to a fixed length.
-* :func:`class_posterior`: a trained classifier's softmax probability of one class for audio
-  ``[batch, samples]``, through the same feature map, standardisation and module as training.
 * :func:`mean_std`: mean and (population) standard deviation of the finite values.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -29,32 +24,6 @@ def fit_length(x: ArrayLike, n: int) -> jax.Array:
   if pad:
     x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)])
   return x
-
-
-def class_posterior(params: Any, audio: ArrayLike, *, model: Any,
-                    features_fn: Callable[[jax.Array], jax.Array], class_index: int,
-                    mean: ArrayLike | None = None, std: ArrayLike | None = None) -> jax.Array:
-  """Softmax probability of class ``class_index`` for each clip.
-
-  Args:
-    params: the classifier's ``params`` collection (``model.apply({"params": params}, x)``).
-    audio: ``[batch, samples]`` at the classifier's sample rate and clip length.
-    model: a module returning ``(logits [batch, classes], activations)``.
-    features_fn: audio ``[batch, samples]`` -> features ``[batch, frames, channels]``
-      (e.g. :func:`specst_jax.esc50.feature_fn` of the weights' feature config).
-    class_index: the class, in ``[0, classes)``.
-    mean, std: per-channel standardisation the weights were trained with (``None``: none).
-
-  Returns:
-    ``[batch]`` probabilities in [0, 1].
-  """
-  x = features_fn(jnp.asarray(audio, jnp.float32))
-  if mean is not None:
-    x = (x - jnp.asarray(mean, jnp.float32)) / jnp.asarray(std, jnp.float32)
-  logits = model.apply({"params": params}, x, train=False)[0]
-  if not 0 <= class_index < logits.shape[-1]:
-    raise ValueError(f"class_index {class_index} outside [0, {logits.shape[-1]})")
-  return jax.nn.softmax(logits, axis=-1)[..., class_index]
 
 
 def mean_std(values: ArrayLike) -> tuple[float, float, int]:

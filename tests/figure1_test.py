@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 
 import chex
-import flax.linen as nn
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import soundfile as sf
@@ -39,47 +36,6 @@ class FitLengthTest(chex.TestCase, parameterized.TestCase):
       f1.fit_length(np.zeros(4), 0)
     with self.assertRaisesRegex(ValueError, "samples axis"):
       f1.fit_length(np.float32(1.0), 3)
-
-
-class _MeanDense(nn.Module):
-  """A stand-in classifier: logits = Dense(mean over frames); returns (logits, {})."""
-
-  classes: int = 4
-
-  @nn.compact
-  def __call__(self, x, train=False):
-    return nn.Dense(self.classes)(jnp.mean(x, axis=-2)), {}
-
-
-def _frames(y):
-  """Toy feature map: audio [batch, samples] -> [batch, frames=samples // 8, 8]."""
-  return jnp.reshape(y, y.shape[:-1] + (y.shape[-1] // 8, 8))
-
-
-class ClassPosteriorTest(chex.TestCase):
-
-  @chex.variants(with_jit=True, without_jit=True)
-  def test_matches_numpy_softmax(self):
-    rng = np.random.default_rng(1)
-    y = rng.normal(size=(3, 64)).astype(np.float32)
-    mean, std = rng.normal(size=8).astype(np.float32), rng.uniform(0.5, 2, 8).astype(np.float32)
-    model = _MeanDense()
-    params = model.init(jax.random.key(0), jnp.zeros((1, 8, 8)))["params"]
-    got = self.variant(lambda p, y: f1.class_posterior(
-        p, y, model=model, features_fn=_frames, class_index=2, mean=mean, std=std))(params, y)
-    x = (y.reshape(3, 8, 8).astype(np.float64) - mean) / std
-    w, b = np.asarray(params["Dense_0"]["kernel"]), np.asarray(params["Dense_0"]["bias"])
-    logits = x.mean(axis=1) @ w + b
-    p = np.exp(logits - logits.max(-1, keepdims=True))
-    p /= p.sum(-1, keepdims=True)
-    np.testing.assert_allclose(np.asarray(got), p[:, 2], rtol=1e-5, atol=1e-7)
-
-  def test_bad_class(self):
-    model = _MeanDense()
-    params = model.init(jax.random.key(0), jnp.zeros((1, 8, 8)))["params"]
-    with self.assertRaisesRegex(ValueError, "class_index 4"):
-      f1.class_posterior(params, np.zeros((1, 64)), model=model, features_fn=_frames,
-                         class_index=4)
 
 
 class MeanStdTest(absltest.TestCase):

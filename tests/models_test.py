@@ -1,19 +1,15 @@
-"""Tests of the style-transfer networks (Ulyanov, VGG-19 + weights files, the Wyse net's use)."""
+"""Tests of the style-transfer networks (Ulyanov, VGG-19, the Wyse net's use in style transfer)."""
 
 import math
-import tempfile
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from absl.testing import absltest
 
 from specst_jax.models import vgg19 as vgg
-from specst_jax.pretrained import vgg19 as vw
 from specst_jax.models.ulyanov import UlyanovNet, ulyanov_params, ulyanov_std, unfold_frames
-from specst_jax.models.wyse import WyseClassifier
 from specst_jax.style import pipeline
 
 
@@ -84,14 +80,6 @@ class WyseUseTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "bins"):
       pipeline.wyse_setup(jax.random.key(0), 40, params=setup.params)
 
-  def test_shapes_of_module(self):
-    (_, acts), _ = jax.eval_shape(
-        lambda k, x: WyseClassifier(conv_features=(8, 4)).init_with_output(k, x, heads=False),
-        jax.random.key(0), jnp.zeros((1, 16, 9)))
-    self.assertEqual({k: v.shape for k, v in acts.items()},
-                     {"conv1": (1, 16, 8), "pool1": (1, 8, 8), "conv2": (1, 8, 4),
-                      "pool2": (1, 4, 4)})
-
 
 class VGG19Test(chex.TestCase):
 
@@ -126,88 +114,6 @@ class VGG19Test(chex.TestCase):
                                127.5 - np.array(vgg.CAFFE_MEAN_RGB)[::-1], rtol=1e-6)
     with self.assertRaisesRegex(ValueError, "preprocessing"):
       vgg.preprocess(img, "bad")
-
-
-def _fake_layers(seed=0, skip=None, wrong=None):
-  rng = np.random.default_rng(seed)
-  layers = {}
-  for name, (k, b) in vgg.layer_shapes().items():
-    if name == skip:
-      continue
-    if name == wrong:
-      k = k[:2] + (k[2] + 1, k[3])
-    layers[name] = {"kernel": rng.normal(size=k).astype(np.float32) * 0.01,
-                    "bias": rng.normal(size=b).astype(np.float32)}
-  return layers
-
-
-class WeightsFileTest(absltest.TestCase):
-
-  def test_npz_round_trip(self):
-    path = tempfile.mkdtemp() + "/vgg19.npz"
-    layers = _fake_layers()
-    vw.save_npz(path, layers, preprocessing="caffe_rgb")
-    variables, prep = vw.load_vgg19_weights(path)
-    self.assertEqual(prep, "caffe_rgb")
-    for name in vgg.CONV_LAYERS:
-      np.testing.assert_array_equal(variables["params"][name]["kernel"], layers[name]["kernel"])
-      np.testing.assert_array_equal(variables["params"][name]["bias"], layers[name]["bias"])
-    # The loaded weights run in the module.
-    _, acts = vgg.VGG19(preprocessing=prep, last_layer="conv2_1").apply(
-        variables, jnp.zeros((1, 8, 8)))
-    self.assertIn("conv2_1", acts)
-
-  def test_wrong_architecture(self):
-    d = tempfile.mkdtemp()
-    # A VGG-16-like file: conv3_4 missing.
-    arrays = {f"{n}/{p}": a for n, d in _fake_layers(skip="conv3_4").items() for p, a in d.items()}
-    np.savez(d + "/vgg16.npz", **arrays)
-    with self.assertRaisesRegex(vw.WeightsError, r"vgg16\.npz.*missing layers \['conv3_4'\]"):
-      vw.load_vgg19_weights(d + "/vgg16.npz")
-    arrays = {f"{n}/{p}": a for n, d in _fake_layers(wrong="conv2_1").items() for p, a in d.items()}
-    np.savez(d + "/bad.npz", **arrays)
-    with self.assertRaisesRegex(vw.WeightsError, r"conv2_1/kernel has shape \(3, 3, 65, 128\)"):
-      vw.load_vgg19_weights(d + "/bad.npz")
-    with self.assertRaisesRegex(vw.WeightsError, "not found"):
-      vw.load_vgg19_weights(d + "/absent.npz")
-    open(d + "/w.onnx", "w").close()
-    with self.assertRaisesRegex(vw.WeightsError, "unknown weights format"):
-      vw.load_vgg19_weights(d + "/w.onnx")
-
-  def test_missing_reader_library_is_named(self):
-    d = tempfile.mkdtemp()
-    for name, module in (("w.h5", "h5py"), ("w.pth", "torch")):
-      try:
-        __import__(module)
-        continue
-      except ImportError:
-        pass
-      open(f"{d}/{name}", "wb").close()
-      with self.assertRaisesRegex(vw.WeightsError, f"needs the '{module}' package"):
-        vw.load_vgg19_weights(f"{d}/{name}")
-
-  def test_matconvnet_reader(self):
-    sio = pytest.importorskip("scipy.io")
-    layers = _fake_layers(seed=3)
-    dtype = [("name", object), ("type", object), ("weights", object)]
-    entries = []
-    for b, n, _ in vgg.BLOCKS:
-      for i in range(1, n + 1):
-        name = f"conv{b}_{i}"
-        w = np.empty((2,), dtype=object)
-        w[0], w[1] = layers[name]["kernel"], layers[name]["bias"].reshape(-1, 1)
-        entries.append((name, "conv", w))
-        entries.append((f"relu{b}_{i}", "relu", np.empty((0,), dtype=object)))
-    cell = np.empty((1, len(entries)), dtype=object)
-    for j, e in enumerate(entries):
-      cell[0, j] = np.array([e], dtype=dtype)
-    path = tempfile.mkdtemp() + "/imagenet-vgg-verydeep-19.mat"
-    sio.savemat(path, {"layers": cell})
-    variables, prep = vw.load_vgg19_weights(path)
-    self.assertEqual(prep, "caffe_rgb")
-    np.testing.assert_allclose(variables["params"]["conv4_2"]["kernel"],
-                               layers["conv4_2"]["kernel"], rtol=1e-6)
-    np.testing.assert_allclose(variables["params"]["conv1_1"]["bias"], layers["conv1_1"]["bias"])
 
 
 if __name__ == "__main__":

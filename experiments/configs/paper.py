@@ -1,4 +1,4 @@
-"""The paper's classifier on ESC-50 (Wyse 2017; ANCHORS.md section 1), trained on folds 1-4.
+"""The paper's classifier on ESC-50 (Wyse 2017, footnote 1), trained on folds 1-4.
 
 Usage: ``--config=experiments/configs/paper.py[:ARGS]`` where ARGS is a comma list of
 a representation (``unit_db`` (default, the paper's), ``log_mel``, ``log_mel_deltas``
@@ -22,15 +22,16 @@ ESC-50 copy's native rate), hence 622 frames instead of 856; all inputs standard
 channel; the dense layer reads the mean and max over time of the last pooled conv map
 (the paper flattens it, which ties the net to one clip length and learned 2-3x slower
 here); Flax default init, Adam 1e-3 with per-layer steps scaled by fan-in (see
-``training.scale_by_fan_in``), one warm-up epoch and cosine decay, no dropout, random
-time rolls and SpecAugment-style masks (the paper: truncated-normal 0.1, Adam 0.01,
+``specst_jax.classifier.steps.scale_by_fan_in``), one warm-up epoch and cosine decay, no
+dropout, random time rolls and SpecAugment-style masks (the paper: truncated-normal 0.1, Adam 0.01,
 dropout 0.5, 100 epochs); the epoch is selected on a stratified 10 % of folds 1-4,
 never on fold 5.
 """
 
 import ml_collections
 
-REPRESENTATIONS = ("unit_db", "log_mel", "log_mel_deltas", "mfcc", "log1p")
+from specst_jax.classifier.features import REPRESENTATIONS
+
 FOLDS = tuple(f"fold{k}" for k in range(1, 6))
 STFTS = {"hop256": (512, 256), "hop512": (1024, 512)}  # name -> (n_fft, hop_length)
 OPTIONS = ("noaux", "study", "flatten", "paper_recipe", "aug", "wide", "srcval",

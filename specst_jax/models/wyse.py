@@ -1,6 +1,6 @@
 """The paper's classifier: frequency bins as channels, two 1-D convolutions over time.
 
-Wyse (2017), footnote 1 and ANCHORS.md section 1: conv(bins -> 2048, width 5) + ReLU +
+Wyse (2017), footnote 1: conv(bins -> 2048, width 5) + ReLU +
 max-pool 2/2, conv(2048 -> 64, width 5) + ReLU + max-pool 2/2, flatten, dense 32 + ReLU
 (+ dropout), and two heads: the 50 ESC-50 classes and 16 spectral-centroid classes.
 

@@ -1,0 +1,113 @@
+"""Scoring trained classifiers: accuracy on ESC-50 folds, mean-softmax ensembles, class posteriors.
+
+:func:`evaluate` is what ``experiments/evaluate_classifier.py`` prints: each weights file's
+class and centroid-class accuracy on the chosen folds, computed on the features the weights'
+provenance names (:meth:`FeatureConfig.from_provenance`), and for several files their ensemble
+(the class with the highest mean softmax probability). :func:`class_posterior` is the pure
+audio -> P(class) map used to judge style-transfer outputs (the paper's Figure 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from specst_jax import pretrained
+from specst_jax.classifier import esc50, splits, steps
+from specst_jax.classifier.features import FeatureConfig, load_dataset
+
+
+def evaluate_one(weights, data_dir, folds: Sequence[int], cache_dir, batch_size: int,
+                 probabilities: bool = False) -> tuple[dict, np.ndarray | None, np.ndarray]:
+  """Metrics of one weights file on ``folds``, its class probabilities (when asked for,
+  ``[clips, classes]``) and the targets ``[clips]``.
+
+  Args:
+    weights: a shipped name (:data:`specst_jax.pretrained.SHIPPED`), a ``.msgpack`` path,
+      or None (the shipped ``unit_db``).
+    data_dir: the ESC-50 root; only the clips of ``folds`` are loaded.
+    cache_dir: the feature cache (None: the default).
+  """
+  module, params, prov = pretrained.load_wyse(weights)
+  ds = load_dataset(data_dir, FeatureConfig.from_provenance(prov), cache_dir, folds=folds)
+  x = splits.normalise(ds.features, prov.get("mean"), prov.get("std"))
+  aux = esc50.centroid_classes(ds.centroids, prov["centroid_edges"])
+  aux_weight = prov["config"].get("aux_weight", 1.0)
+  eval_fn = jax.jit(lambda p, b: steps.eval_step(p, b, model=module, aux_weight=aux_weight))
+  m = splits.evaluate(eval_fn, params, x, ds.targets, aux, batch_size)
+  probs = predict_probabilities(module, params, x, batch_size) if probabilities else None
+  metrics = {"folds": list(folds), "clips": int(len(ds.targets)), "accuracy": m["accuracy"],
+             "aux_accuracy": m["aux_accuracy"] if module.n_aux_classes else None,
+             "loss": m["loss"], "weights": str(weights or "unit_db"),
+             "shipped_test_accuracy": prov.get("test_accuracy")}
+  return metrics, probs, ds.targets
+
+
+def predict_probabilities(module, params, x: np.ndarray, batch_size: int) -> np.ndarray:
+  """Softmax class probabilities ``[clips, classes]`` of inputs ``x [clips, frames, channels]``."""
+  predict = jax.jit(lambda p, b: jax.nn.softmax(steps.predict_logits(p, b, model=module)))
+  return np.concatenate([np.asarray(predict(params, x[i:i + batch_size]))
+                         for i in range(0, len(x), batch_size)])
+
+
+def evaluate_members(weights: Sequence, data_dir, folds, cache_dir, batch_size: int
+                     ) -> tuple[list[dict], list[np.ndarray], np.ndarray]:
+  """Each of ``weights``' metrics and class probabilities on ``folds``, and the targets
+  (checked to be the same clips for all)."""
+  runs = [evaluate_one(w, data_dir, folds, cache_dir, batch_size, probabilities=True)
+          for w in weights]
+  targets = runs[0][2]
+  for w, (_, _, t) in zip(weights, runs, strict=True):
+    if not np.array_equal(t, targets):
+      raise ValueError(f"--weights {w}: its data has other clips or labels than {weights[0]}")
+  return [m for m, _, _ in runs], [p for _, p, _ in runs], targets
+
+
+def ensemble_accuracy(probs: Sequence[np.ndarray], targets: np.ndarray) -> float:
+  """Accuracy of the class with the highest mean probability over the members."""
+  return float(np.mean(np.mean(probs, axis=0).argmax(-1) == targets))
+
+
+def evaluate(weights: Sequence | None, data_dir, folds, cache_dir, batch_size: int) -> dict:
+  """Metrics of each of ``weights`` on ``folds`` and, for several, of their ensemble.
+
+  Ensemble names (:data:`specst_jax.pretrained.ENSEMBLES`) stand for their members; no
+  weights means the shipped ``unit_db``.
+  """
+  weights = pretrained.expand_ensembles(weights or [None])
+  if len(weights) == 1:
+    return evaluate_one(weights[0], data_dir, folds, cache_dir, batch_size)[0]
+  metrics, probs, targets = evaluate_members(weights, data_dir, folds, cache_dir, batch_size)
+  return {"folds": list(folds), "clips": int(len(targets)),
+          "ensemble_accuracy": ensemble_accuracy(probs, targets), "models": metrics}
+
+
+def class_posterior(params: Any, audio: ArrayLike, *, model: Any,
+                    features_fn: Callable[[jax.Array], jax.Array], class_index: int,
+                    mean: ArrayLike | None = None, std: ArrayLike | None = None) -> jax.Array:
+  """Softmax probability of class ``class_index`` for each clip.
+
+  Args:
+    params: the classifier's ``params`` collection (``model.apply({"params": params}, x)``).
+    audio: ``[batch, samples]`` at the classifier's sample rate and clip length.
+    model: a module returning ``(logits [batch, classes], activations)``.
+    features_fn: audio ``[batch, samples]`` -> features ``[batch, frames, channels]``
+      (e.g. :func:`specst_jax.classifier.features.feature_fn` of the weights' feature config).
+    class_index: the class, in ``[0, classes)``.
+    mean, std: per-channel standardisation the weights were trained with (``None``: none).
+
+  Returns:
+    ``[batch]`` probabilities in [0, 1].
+  """
+  x = features_fn(jnp.asarray(audio, jnp.float32))
+  if mean is not None:
+    x = (x - jnp.asarray(mean, jnp.float32)) / jnp.asarray(std, jnp.float32)
+  logits = model.apply({"params": params}, x, train=False)[0]
+  if not 0 <= class_index < logits.shape[-1]:
+    raise ValueError(f"class_index {class_index} outside [0, {logits.shape[-1]})")
+  return jax.nn.softmax(logits, axis=-1)[..., class_index]
