@@ -11,25 +11,39 @@ other formats it knows. Resampling uses soxr ("HQ" quality).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
+import io
+import mmap
+import os
+import stat
 import struct
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from specst_jax import files
+from specst_jax import files, mp3
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 384_000
 
-# Formats whose frame count comes from the header, so reading fewer frames means a
-# truncated file. MP3's count is an estimate (Xing header or bitrate), so it gets a tolerance.
-_MP3_TOLERANCE = 0.01
+# Frames decoded per block: the decoder's buffers stay small whatever the file's length.
+_BLOCK = 1 << 16
 
 
 class AudioError(ValueError):
   """A bad audio file or array; the message names the file/argument and the problem."""
+
+
+class AudioWarning(UserWarning):
+  """A readable file with a quirk worth knowing (damaged MP3 frames, channels that cancel)."""
 
 
 def check_sample_rate(sr: float, *, name: str = "sr") -> int:
@@ -111,76 +125,309 @@ def _wav_truncation(path: Path) -> str | None:
 
 
 def _open_error(path: Path, error: Exception) -> AudioError:
-  message = str(error)
+  message = str(error).replace(f"Error opening {str(path)!r}: ", "")
   if "malformed" in message.lower():
     return AudioError(f"{path}: malformed or truncated audio file ({message})")
+  if "does not exist or is not a regular file" in message or "System error" in message:
+    message = "libsndfile recognises no audio format in it"
   return AudioError(f"{path}: not a readable audio file ({message})")
 
 
-def _read(path: Path) -> tuple[np.ndarray, int]:
-  """Reads ``[channels, samples]`` float32 and the sample rate, checking for truncation."""
+@contextlib.contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+  """Captures what C decoders (mpg123 inside libsndfile) print on stderr while active.
+
+  Yields a list that holds the decoder's lines on exit; other lines go on to stderr.
+  """
+  lines: list[str] = []
   try:
-    with sf.SoundFile(str(path)) as f:
-      declared, sr, fmt = f.frames, f.samplerate, f.format
-      data = f.read(dtype="float32", always_2d=True)
-  except sf.LibsndfileError as e:
-    if "opening" in str(e):
-      raise _open_error(path, e) from None
-    raise AudioError(f"{path}: truncated or corrupt audio data ({e})") from None
-  except (RuntimeError, TypeError) as e:
-    raise _open_error(path, e) from None
-  read = data.shape[0]
-  tolerance = int(_MP3_TOLERANCE * declared) + 1152 if fmt == "MP3" else 0
-  if read + tolerance < declared:
-    raise AudioError(f"{path}: truncated file: header declares {declared} frames, read {read}")
-  if fmt in ("WAV", "WAVEX"):
-    problem = _wav_truncation(path)
-    if problem:
-      raise AudioError(f"{path}: truncated WAV file: {problem}")
-  return data.T, sr
+    sys.stderr.flush()
+    saved = os.dup(2)
+  except (OSError, ValueError):
+    yield lines
+    return
+  capture = tempfile.TemporaryFile()
+  os.dup2(capture.fileno(), 2)
+  try:
+    yield lines
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    capture.seek(0)
+    text = capture.read().decode("utf-8", errors="replace")
+    capture.close()
+    for line in text.splitlines():
+      if line.startswith(("Note:", "Warning:", "Error:", "[")) or "mpg123" in line:
+        lines.append(line.strip())
+      elif line.strip():
+        print(line, file=sys.stderr)
 
 
-def load_audio(path, *, sr: int | None = None, mono: bool = True,
-               min_samples: int = 1) -> tuple[np.ndarray, int]:
-  """Reads an audio file into float32.
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+  """What a file holds, from its header (MP3: from its frames), before decoding."""
+
+  path: Path
+  sr: int
+  channels: int
+  frames: int  # samples per channel (MP3: as the decoder will deliver them)
+  format: str  # libsndfile's major format, e.g. "WAV", "FLAC", "OGG", "MP3"
+
+  @property
+  def seconds(self) -> float:
+    return self.frames / self.sr
+
+
+def _check_path(path: Path) -> None:
+  """One clear AudioError for a path that is not a readable, non-empty regular file."""
+  try:
+    st = os.stat(path)
+  except FileNotFoundError:
+    if os.path.lexists(path):
+      raise AudioError(f"{path}: broken symbolic link (its target does not exist)") from None
+    raise AudioError(f"{path}: no such file") from None
+  except OSError as e:
+    if e.errno == errno.ELOOP:
+      raise AudioError(f"{path}: symbolic link loop (the link points back to itself)") from None
+    if e.errno == errno.EACCES:
+      raise AudioError(f"{path}: permission denied (cannot reach the file)") from None
+    if e.errno == errno.ENOTDIR:
+      raise AudioError(f"{path}: no such file (a folder on the path is a file)") from None
+    raise AudioError(f"{path}: cannot access the file ({e.strerror or e})") from None
+  if stat.S_ISDIR(st.st_mode):
+    raise AudioError(f"{path}: is a directory, not an audio file")
+  if not stat.S_ISREG(st.st_mode):
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+            "a socket" if stat.S_ISSOCK(st.st_mode) else "a device")
+    raise AudioError(f"{path}: is {kind}, not a regular audio file")
+  if st.st_size == 0:
+    raise AudioError(f"{path}: empty file (0 bytes)")
+  try:
+    with open(path, "rb"):
+      pass
+  except PermissionError:
+    raise AudioError(f"{path}: permission denied (cannot read the file)") from None
+  except OSError as e:
+    raise AudioError(f"{path}: cannot read the file ({e.strerror or e})") from None
+
+
+def _warn(message: str) -> None:
+  warnings.warn(message, AudioWarning, stacklevel=3)
+
+
+def _mp3_source(path: Path, error: Exception | None, estimate: int | None):
+  """(AudioInfo, opener) for an MP3 file, after walking its frames."""
+  with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+    try:
+      layout = mp3.parse(buf)
+    except ValueError as e:
+      if error is not None and not mp3.looks_like_mp3(buf):
+        raise _open_error(path, error) from None
+      raise AudioError(f"{path}: not a readable MP3 file: {e}") from None
+    data = layout.end - layout.first
+    if layout.n_frames == 0 or (error is not None and layout.skipped > 0.1 * data):
+      raise AudioError(f"{path}: not a readable audio file (no MPEG audio stream in it)")
+    if layout.problem:
+      raise AudioError(f"{path}: truncated MP3 file: {layout.problem}")
+    if layout.skipped:
+      _warn(f"{path}: skipped {layout.skipped} damaged bytes between MPEG frames")
+    if layout.xing_frames and error is None:
+      return None, (lambda: sf.SoundFile(str(path)))
+    stream = mp3.with_xing(buf, layout)
+  opener = lambda: sf.SoundFile(io.BytesIO(stream))  # noqa: E731
+  with _decoder_messages(), opener() as f:
+    frames = f.frames
+  if estimate is not None and abs(estimate - frames) > 0.1 * frames:
+    _warn(f"{path}: MP3 without a Xing/Info header: the bitrate estimate is {estimate} "
+          f"frames, its {layout.n_frames} MPEG frames hold {frames}; reading them all")
+  return frames, opener
+
+
+def _source(path: Path):
+  """(AudioInfo, opener): checks the file and its header; opener() gives a SoundFile."""
+  _check_path(path)
+  error = None
+  with _decoder_messages():
+    try:
+      with sf.SoundFile(str(path)) as f:
+        info = AudioInfo(path, f.samplerate, f.channels, f.frames, f.format)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+      error, info = e, None
+  if error is None and info.format != "MP3":
+    if info.format in ("WAV", "WAVEX"):
+      problem = _wav_truncation(path)
+      if problem:
+        raise AudioError(f"{path}: truncated WAV file: {problem}")
+    return info, (lambda: sf.SoundFile(str(path)))
+  if error is not None and path.suffix.lower() not in (".mp3", ".mp2", ".mpga"):
+    with open(path, "rb") as fh:
+      if not mp3.looks_like_mp3(fh.read(4)):
+        raise _open_error(path, error)
+  frames, opener = _mp3_source(path, error, None if info is None else info.frames)
+  if info is None or frames is not None:
+    with _decoder_messages(), opener() as f:
+      info = AudioInfo(path, f.samplerate, f.channels, f.frames, "MP3")
+  return info, opener
+
+
+def info(path) -> AudioInfo:
+  """What an audio file holds (rate, channels, frames, format), read from its header.
+
+  Raises:
+    AudioError: as :func:`load_audio` for a file that cannot be read.
+  """
+  return _source(Path(path))[0]
+
+
+def check_duration(source, max_seconds: float | None, *, flag: str = "--max_seconds",
+                   sr: int | None = None) -> float:
+  """Refuses audio longer than ``max_seconds`` BEFORE it is decoded; returns its seconds.
 
   Args:
-    path: any file libsndfile reads (wav, flac, ogg, mp3, ...).
+    source: an audio file (its header is read, nothing is decoded) or an array
+      ``[..., samples]`` (then ``sr`` is required).
+    max_seconds: the limit; None or <= 0 means no limit.
+    flag: how the user raises the limit, named in the error.
+    sr: sample rate of an array ``source``.
+
+  Raises:
+    AudioError: longer than the limit (names the file, the length, the limit and ``flag``).
+  """
+  if isinstance(source, (str, os.PathLike)):
+    name, seconds = str(source), info(source).seconds
+  else:
+    if sr is None:
+      raise ValueError("check_duration: sr is required for an array")
+    name, seconds = "audio", np.shape(source)[-1] / float(sr)
+  if max_seconds is not None and max_seconds > 0 and seconds > max_seconds:
+    raise AudioError(f"{name}: {seconds:.1f} s of audio is longer than the limit of "
+                     f"{max_seconds:g} s (raise it with {flag})")
+  return seconds
+
+
+class _Sink:
+  """Collects blocks ``[channels, n]`` into a growing array (amortised doubling)."""
+
+  def __init__(self, channels: int, capacity: int):
+    self.data = np.empty((channels, max(capacity, 1)), np.float32)
+    self.n = 0
+
+  def add(self, block: np.ndarray) -> None:
+    need = self.n + block.shape[-1]
+    if need > self.data.shape[-1]:
+      grown = np.empty((self.data.shape[0], max(need, 2 * self.data.shape[-1])), np.float32)
+      grown[:, :self.n] = self.data[:, :self.n]
+      self.data = grown
+    self.data[:, self.n:need] = block
+    self.n = need
+
+  def result(self, n: int) -> np.ndarray:
+    if n > self.n:
+      self.add(np.zeros((self.data.shape[0], n - self.n), np.float32))
+    return self.data[:, :n]
+
+
+def _decode(path: Path, info: AudioInfo, opener, *, mono: bool, sr: int | None) -> np.ndarray:
+  """Decodes block by block (mixing and resampling on the fly); ``[channels, samples]``."""
+  channels_out = 1 if mono else info.channels
+  stream = None
+  if sr is not None and sr != info.sr:
+    stream = soxr.ResampleStream(info.sr, sr, channels_out, dtype="float32", quality="HQ")
+  target = sr or info.sr
+  sink = _Sink(channels_out, (2 * info.frames * target + info.sr) // (2 * info.sr) + 1)
+  n_in, bad, energy_channels, energy_mix = 0, 0, 0.0, 0.0
+  with _decoder_messages() as notes:
+    try:
+      with opener() as f:
+        for block in f.blocks(blocksize=_BLOCK, dtype="float32", always_2d=True):
+          n_in += block.shape[0]
+          finite = np.isfinite(block)
+          if not finite.all():
+            bad += int(block.size - np.count_nonzero(finite))
+            continue
+          if mono and block.shape[1] > 1:
+            energy_channels += float(np.mean(np.square(block, dtype=np.float64)))
+            block = block.mean(axis=1, keepdims=True)
+            energy_mix += float(np.mean(np.square(block, dtype=np.float64)))
+          elif mono:
+            block = block[:, :1]
+          if stream is not None:
+            block = stream.resample_chunk(block, last=False)
+          sink.add(block.T)
+        if stream is not None and not bad:
+          sink.add(stream.resample_chunk(np.zeros((0, channels_out), np.float32), last=True).T)
+    except sf.LibsndfileError as e:
+      raise AudioError(f"{path}: truncated or corrupt audio data ({e})") from None
+  if bad:
+    raise AudioError(f"{path}: audio has {bad} NaN/Inf samples")
+  if n_in == 0:
+    what = "corrupt or truncated Ogg stream" if info.format == "OGG" else "no audio decoded"
+    detail = f" (the header declares {info.frames} frames)" if info.frames else ""
+    raise AudioError(f"{path}: {what}: zero samples decoded{detail}")
+  if info.format == "MP3":
+    if n_in + 2 * 1152 < info.frames:
+      raise AudioError(f"{path}: the MP3 decoder stopped after {n_in} of {info.frames} frames"
+                       + (f" ({notes[0]})" if notes else ""))
+    if notes:
+      _warn(f"{path}: the MP3 decoder reported damage: {notes[0]}"
+            + (f" (+{len(notes) - 1} more)" if len(notes) > 1 else ""))
+  elif n_in < info.frames:
+    raise AudioError(f"{path}: truncated file: header declares {info.frames} frames, "
+                     f"read {n_in}")
+  if mono and info.channels > 1 and energy_channels > 1e-12 and (
+      energy_mix < 1e-4 * energy_channels):
+    level = 10 * np.log10(max(energy_mix, 1e-30) / energy_channels)
+    _warn(f"{path}: the channels cancel when mixed to mono (the mix is {level:.0f} dB below "
+          "the channels: one channel is the other inverted?); load it with mono=False")
+  n_out = n_in if stream is None else (2 * n_in * target + info.sr) // (2 * info.sr)
+  return sink.result(n_out)
+
+
+def load_audio(path, *, sr: int | None = None, mono: bool = True, min_samples: int = 1,
+               max_seconds: float | None = None,
+               max_seconds_flag: str = "max_seconds") -> tuple[np.ndarray, int]:
+  """Reads an audio file into float32, block by block (mixing and resampling on the fly).
+
+  Memory: the result plus a few blocks (a 1-hour mono file at 22.05 kHz is 318 MB).
+
+  Args:
+    path: any file libsndfile reads (wav, flac, ogg, mp3, ...). MP3 lengths come
+      from counting the MPEG frames (header-less and VBR files load whole).
     sr: target sample rate in Hz; ``None`` keeps the file's rate. Resampling
-      uses soxr "HQ".
+      uses soxr "HQ" (streamed).
     mono: mix channels to mono by their mean (``[samples]``); otherwise keep
-      them (``[channels, samples]``).
+      them (``[channels, samples]``). An :class:`AudioWarning` says when the
+      channels cancel in the mix (L = -R).
     min_samples: fewest samples (after resampling) the caller can use, e.g.
       ``n_fft`` when a whole frame is needed.
+    max_seconds: refuse (before decoding, from the header) a file longer than
+      this; None: no limit.
+    max_seconds_flag: what the error tells the user to raise (e.g. "--max_seconds").
 
   Returns:
     ``(audio, sample_rate)``: audio ``[samples]`` or ``[channels, samples]``
     float32, and the sample rate in Hz.
 
   Raises:
-    AudioError: missing file, a directory, unreadable or non-audio bytes,
-      truncated file, zero samples, NaN/Inf samples, fewer than
-      ``min_samples`` samples, or a sample rate (the file's or ``sr``) outside
-      1 kHz - 384 kHz.
+    AudioError: missing file, broken link or link loop, a directory, FIFO or
+      device, permission denied, unreadable or non-audio bytes, damaged ID3 tag,
+      truncated file, zero samples, NaN/Inf samples, fewer than ``min_samples``
+      samples, longer than ``max_seconds``, or a sample rate (the file's or
+      ``sr``) outside 1 kHz - 384 kHz. The message names the file.
   """
   path = Path(path)
   if sr is not None:
     sr = check_sample_rate(sr, name="sr")
-  if not path.exists():
-    raise AudioError(f"{path}: no such file")
-  if path.is_dir():
-    raise AudioError(f"{path}: is a directory, not an audio file")
-  if path.stat().st_size == 0:
-    raise AudioError(f"{path}: empty file (0 bytes)")
-  data, file_sr = _read(path)
-  check_sample_rate(file_sr, name=f"{path}")
-  data = validate_audio(data, name=str(path))
+  source, opener = _source(path)
+  check_sample_rate(source.sr, name=f"{path}")
+  if max_seconds is not None and max_seconds > 0 and source.seconds > max_seconds:
+    raise AudioError(f"{path}: {source.seconds:.1f} s of audio is longer than the limit of "
+                     f"{max_seconds:g} s (raise it with {max_seconds_flag})")
+  data = _decode(path, source, opener, mono=mono, sr=sr)
   if mono:
-    data = data.mean(axis=0)
-  if sr is not None and sr != file_sr:
-    data = resample(data, file_sr, sr)
+    data = data[0]
   data = validate_audio(data, name=str(path), min_samples=min_samples)
-  return data, (file_sr if sr is None else sr)
+  return data, (source.sr if sr is None else sr)
 
 
 def resample(x, orig_sr: int, target_sr: int) -> np.ndarray:
