@@ -52,6 +52,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 class FakeSettings:
   sr: int = SR
   gain: float = 0.5
+  seed: int = 0
 
 
 class FakeEngine:
@@ -61,12 +62,15 @@ class FakeEngine:
     self.calls = []
 
   def resolve(self, overrides):
-    unknown = set(overrides) - {"gain", "sr"}
+    unknown = set(overrides) - {"gain", "sr", "seed"}
     if unknown:
       raise ValueError(f"unknown settings {sorted(unknown)}")
     if overrides.get("gain", 0.5) < 0:
       raise ValueError("gain must be >= 0")
     return FakeSettings(**overrides)
+
+  def group_key(self, settings):
+    return dataclasses.replace(settings, seed=0)  # the seed never changes the "weights"
 
   def describe(self, settings):
     return dataclasses.asdict(settings)

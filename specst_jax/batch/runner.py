@@ -24,7 +24,6 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-import soundfile as sf
 from absl import logging
 
 from specst_jax import audio
@@ -44,6 +43,8 @@ class BucketResult:
     loss_curve: ``[B, n_iter]`` or ``None``.
     times: seconds for the whole call, e.g. ``compile``, ``optimize``, ``phase``.
     info: run-level facts for the metrics (weights in use, device kind, ...).
+    per_item: more per-pair metrics, name -> ``[B]`` (e.g. the spectral convergence).
+    magnitudes: name -> ``[B, frames, bins]`` (``content``, ``style``, ``result``) for figures.
   """
 
   audio: np.ndarray
@@ -53,6 +54,8 @@ class BucketResult:
   loss_curve: np.ndarray | None = None
   times: dict[str, float] = dataclasses.field(default_factory=dict)
   info: dict[str, Any] = dataclasses.field(default_factory=dict)
+  per_item: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  magnitudes: dict[str, np.ndarray] | None = None
 
 
 class Engine(Protocol):
@@ -60,6 +63,10 @@ class Engine(Protocol):
 
   def resolve(self, overrides: Mapping[str, Any]) -> Hashable:
     """Settings (hashable, with ``.sr``) from overrides of the defaults; ValueError if bad."""
+
+  def group_key(self, settings: Hashable) -> Hashable:
+    """Items whose settings give equal keys share engine calls (e.g. settings less the seed
+    when the seed does not draw the network's weights)."""
 
   def describe(self, settings: Hashable) -> dict[str, Any]:
     """The settings as a JSON-able dict (for metrics.json)."""
@@ -69,7 +76,10 @@ class Engine(Protocol):
 
   def run(self, settings: Hashable, contents: np.ndarray, styles: np.ndarray,
           seeds: np.ndarray) -> BucketResult:
-    """``contents [B, n]``, ``styles [B, S, n]``, ``seeds [B]`` -> :class:`BucketResult`."""
+    """``contents [B, n]``, ``styles [B, S, n]``, ``seeds [B]`` -> :class:`BucketResult`.
+
+    ``settings`` are the first pair's; the others' differ at most in their seed (same
+    :meth:`group_key`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,11 +92,10 @@ class RunConfig:
       device count (``n_devices``).
     bucket_seconds: content lengths compiled for (see :mod:`specst_jax.batch.buckets`).
     min_seconds: shorter content or style files are bad items ("too short").
-    seed: the seed of rows without a ``seed`` column.
+    seed: the seed of rows without a ``seed`` column (unless the base settings hold one).
     process_id, num_processes: this process's share (see :mod:`shards`).
     n_devices: local devices the engine shards a batch over.
     loader_threads: threads reading the next batch's audio while a batch runs.
-    figures: also write each item's ``spectrograms.png``.
   """
 
   output_dir: str
@@ -98,7 +107,6 @@ class RunConfig:
   num_processes: int = 1
   n_devices: int = 1
   loader_threads: int = 2
-  figures: bool = False
 
   @property
   def padded_batch(self) -> int:
@@ -135,9 +143,9 @@ def resolve_items(items: Sequence[Item], engine: Engine, base: Mapping[str, Any]
   cache: dict[tuple, Hashable] = {}
   work = []
   for it in items:
-    row = it.overrides_dict()
-    item_seed = int(row.pop("seed", seed))
-    key = tuple(sorted({**base, **row}.items()))
+    given = {"seed": seed, **base, **it.overrides_dict()}
+    item_seed = int(given["seed"])
+    key = tuple(sorted(given.items()))
     if key not in cache:
       try:
         cache[key] = engine.resolve(dict(key))
@@ -149,14 +157,10 @@ def resolve_items(items: Sequence[Item], engine: Engine, base: Mapping[str, Any]
 
 def _content_samples(path: str, sr: int) -> int:
   """Samples of ``path`` after resampling to ``sr`` (from the header); AudioError if bad."""
-  try:
-    info = sf.info(path)
-  except (sf.LibsndfileError, RuntimeError, OSError):
-    audio.load_audio(path)  # raises the AudioError that names the problem
-    raise audio.AudioError(f"{path}: cannot read the audio header") from None
+  info = audio.info(path)
   if info.frames <= 0:
     raise audio.AudioError(f"{path}: audio has zero samples")
-  return (2 * info.frames * sr + info.samplerate) // (2 * info.samplerate)
+  return (2 * info.frames * sr + info.sr) // (2 * info.sr)
 
 
 def plan(work: Sequence[Work], cfg: RunConfig, engine: Engine,
@@ -171,7 +175,8 @@ def plan(work: Sequence[Work], cfg: RunConfig, engine: Engine,
       on_error(w, str(e), "load")
       continue
     w.fit = buckets.choose(n, buckets.bucket_lengths(cfg.bucket_seconds, sr))
-    groups.setdefault((w.settings, w.fit.bucket, len(w.item.styles)), []).append(w)
+    key = (engine.group_key(w.settings), w.fit.bucket, len(w.item.styles))
+    groups.setdefault(key, []).append(w)
   size = cfg.padded_batch
   return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
@@ -214,7 +219,8 @@ def _metrics(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engin
       result_samples=min(w.fit.original, w.fit.bucket),
       batch=dict(size=cfg.padded_batch, real_items=n_real, n_devices=cfg.n_devices,
                  seconds=seconds, **{f"{k}_s": v for k, v in res.times.items()}),
-      item_seconds=seconds / n_real, process=cfg.process_id, written_at=_now(), **res.info)
+      item_seconds=seconds / n_real, process=cfg.process_id, written_at=_now(), **res.info,
+      **{k: float(v[j]) for k, v in res.per_item.items()})
 
 
 def _write_item(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engine,
@@ -223,8 +229,8 @@ def _write_item(w: Work, res: BucketResult, j: int, style_fits: list, engine: En
   folder = store.item_dir(cfg.output_dir, w.item.id)
   y = np.asarray(res.audio[j][:min(w.fit.original, w.fit.bucket)], np.float32)
   audio.save_audio(folder / store.RESULT, y, w.settings.sr)
-  if figure is not None:
-    figure(folder / store.FIGURE, w, y)
+  if figure is not None and res.magnitudes is not None:
+    figure(folder / store.FIGURE, w.settings, {k: v[j] for k, v in res.magnitudes.items()})
   store.finish_item(cfg.output_dir, w.item.id,
                     _metrics(w, res, j, style_fits, engine, cfg, n_real, seconds))
 
@@ -244,7 +250,8 @@ def run(items: Sequence[Item], engine: Engine, cfg: RunConfig, *,
     engine: the transfer (:class:`Engine`).
     cfg: :class:`RunConfig`.
     base: settings overrides for every row (the tool's flags); a row's columns win.
-    figure: ``figure(path, work, result_audio)`` writes an item's PNG (``cfg.figures``).
+    figure: ``figure(path, settings, {name: magnitude [frames, bins]})`` writes an item's
+      PNG (content, style, result), or None.
 
   Raises:
     ManifestError: a row's settings are invalid (before anything runs).
