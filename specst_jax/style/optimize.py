@@ -6,7 +6,7 @@ VGG-19. A *feature function* ``features_fn(params, x) -> {layer: [positions, cha
 (see :class:`NetFeatures`) maps one example to its named activations.
 
 Entry points are pure and unjitted; jit them with the static arguments named
-in their docstrings (``experiments/style_transfer.py`` does), and ``jax.vmap``
+in their docstrings (:mod:`specst_jax.style.transfer` does), and ``jax.vmap``
 :func:`run_style_transfer` over ``(x0, targets)`` for a batch of pairs.
 """
 
@@ -179,6 +179,17 @@ def initial_value(key: jax.Array, content: ArrayLike, *, init: str = "noise", no
   raise ValueError(f"init must be 'noise', 'content' or 'mix', got {init!r}")
 
 
+def _report(progress, every: int, axis_name: str | None, step: jax.Array, loss: jax.Array
+            ) -> None:
+  """``progress(step, loss)`` on the host every ``every`` steps, from inside a compiled loop."""
+  if progress is None or every <= 0:
+    return
+  if axis_name is not None:  # one report per step for a vmapped batch of pairs
+    step, loss = jax.lax.pmax(step, axis_name), jax.lax.pmean(loss, axis_name)
+  jax.lax.cond(step % every == 0, lambda: jax.debug.callback(progress, step, loss),
+               lambda: None)
+
+
 class StyleResult(NamedTuple):
   """Output of :func:`run_style_transfer`.
 
@@ -201,7 +212,9 @@ class StyleResult(NamedTuple):
 def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features_fn: FeaturesFn,
                        config: LossConfig, optimizer: str = "lbfgs", n_iter: int = 300,
                        learning_rate: float = 2.0, memory_size: int = 10,
-                       ftol: float = 1e-6) -> StyleResult:
+                       ftol: float = 1e-6,
+                       progress: Callable[[jax.Array, jax.Array], None] | None = None,
+                       progress_every: int = 0, axis_name: str | None = None) -> StyleResult:
   """Minimises the style loss from ``x0`` in one compiled ``lax.while_loop``.
 
   Static arguments (for ``jax.jit``): ``features_fn``, ``config``, ``optimizer``,
@@ -220,6 +233,11 @@ def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features
       about 1e-6 relative, and past that point the line search spends up to 20
       evaluations per iteration without progress. 0 disables. The loss curve is
       padded with the last value after a stop.
+    progress: called on the host as ``progress(step, loss)`` from inside the loop
+      (``jax.debug.callback``) every ``progress_every`` iterations (0: never); live progress
+      of long runs.
+    axis_name: the ``jax.vmap`` axis name when vmapped over pairs: the report is then one
+      call per step with the pairs' mean loss (and the furthest step), not one per pair.
   """
   if n_iter < 1:
     raise ValueError(f"n_iter must be >= 1, got {n_iter}")
@@ -239,6 +257,7 @@ def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features
 
     def body(carry):
       i, x, state, value, grad, curve, evals, _ = carry
+      _report(progress, progress_every, axis_name, i, value)
       curve = curve.at[i].set(value)
       updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=objective)
       x = optax.apply_updates(x, updates)
@@ -258,6 +277,7 @@ def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features
     def adam_body(i, carry):
       x, state, curve = carry
       value, grad = value_and_grad(x)
+      _report(progress, progress_every, axis_name, i, value)
       curve = curve.at[i].set(value)
       updates, state = opt.update(grad, state, x)
       return optax.apply_updates(x, updates), state, curve
