@@ -26,3 +26,12 @@ def make_fake_esc50(root: Path, *, n_classes: int = 4, per_class_per_fold: int =
         rows.append(f"{stem}.wav,{fold},{target},class{target},False,{source},A")
   (root / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n")
   return root
+
+
+def tiny_config(fake: tuple[Path, Path], **overrides):
+  """``experiments/configs/tiny.py`` on the fake tree ``fake = (data_dir, cache_dir)``."""
+  from experiments.configs import tiny
+  c = tiny.get_config()
+  c.data_dir, c.cache_dir = str(fake[0]), str(fake[1])
+  c.update(overrides)
+  return c

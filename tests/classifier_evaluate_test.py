@@ -1,0 +1,141 @@
+"""Tests for specst_jax/classifier/evaluate.py: accuracy, ensembles, class posteriors, and the
+reproduction of the shipped models' recorded fold-5 results on the real ESC-50 data."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
+
+from specst_jax import pretrained  # noqa: E402
+from specst_jax.classifier import evaluate, splits, steps, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc50_16k"
+GOLDEN = ROOT / "tests" / "golden" / "evaluate"
+REAL = pytest.mark.skipif(not DATA.is_dir(), reason="ESC-50 data not present (../shared/data)")
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+  d = tmp_path_factory.mktemp("esc50")
+  return make_fake_esc50(d / "data"), d / "cache"
+
+
+def test_evaluate_ensemble_averages_probabilities(fake, tmp_path):
+  c = tiny_config(fake, aux_weight=0.0, standardize=True)
+  sp = splits.prepare_splits(c, log=lambda s: None)
+  model = steps.make_model(c)
+  x_test, y_test, _ = sp.arrays["test"]
+  paths, probs = [], []
+  for seed in range(3):
+    params = model.init(jax.random.key(seed), jnp.asarray(x_test[:1]))["params"]
+    paths.append(tmp_path / f"m{seed}.msgpack")
+    train.export_model(paths[-1], params, sp, train.provenance(c, sp, {"epoch": 1}))
+    probs.append(jax.nn.softmax(model.apply({"params": params}, x_test)[0]))
+  folds = list(c.test_folds)
+  got = evaluate.evaluate([str(p) for p in paths], c.data_dir, folds, c.cache_dir, 4)
+  want = np.mean(np.mean(probs, axis=0).argmax(-1) == y_test)
+  assert got["clips"] == len(y_test) and got["ensemble_accuracy"] == pytest.approx(want)
+  assert [m["weights"] for m in got["models"]] == [str(p) for p in paths]
+  one = evaluate.evaluate([str(paths[0])], c.data_dir, folds, c.cache_dir, 4)
+  assert one["accuracy"] == pytest.approx(np.mean(np.argmax(probs[0], -1) == y_test))
+
+
+def test_cli_bad_data_dir_exits_1(tmp_path):
+  r = subprocess.run([sys.executable, "-m", "experiments.evaluate_classifier",
+                      f"--data_dir={tmp_path}", "--weights", str(tmp_path / "w.msgpack")],
+                     capture_output=True, text=True, timeout=300, cwd=ROOT)
+  assert r.returncode == 1 and r.stderr.strip().startswith("error:")
+  assert "w.msgpack" in r.stderr
+
+
+class _MeanDense(nn.Module):
+  """A stand-in classifier: logits = Dense(mean over frames); returns (logits, {})."""
+
+  classes: int = 4
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    return nn.Dense(self.classes)(jnp.mean(x, axis=-2)), {}
+
+
+def _frames(y):
+  """Toy feature map: audio [batch, samples] -> [batch, frames=samples // 8, 8]."""
+  return jnp.reshape(y, y.shape[:-1] + (y.shape[-1] // 8, 8))
+
+
+class ClassPosteriorTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_matches_numpy_softmax(self):
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(3, 64)).astype(np.float32)
+    mean, std = rng.normal(size=8).astype(np.float32), rng.uniform(0.5, 2, 8).astype(np.float32)
+    model = _MeanDense()
+    params = model.init(jax.random.key(0), jnp.zeros((1, 8, 8)))["params"]
+    got = self.variant(lambda p, y: evaluate.class_posterior(
+        p, y, model=model, features_fn=_frames, class_index=2, mean=mean, std=std))(params, y)
+    x = (y.reshape(3, 8, 8).astype(np.float64) - mean) / std
+    w, b = np.asarray(params["Dense_0"]["kernel"]), np.asarray(params["Dense_0"]["bias"])
+    logits = x.mean(axis=1) @ w + b
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(got), p[:, 2], rtol=1e-5, atol=1e-7)
+
+  def test_bad_class(self):
+    model = _MeanDense()
+    params = model.init(jax.random.key(0), jnp.zeros((1, 8, 8)))["params"]
+    with self.assertRaisesRegex(ValueError, "class_index 4"):
+      evaluate.class_posterior(params, np.zeros((1, 64)), model=model, features_fn=_frames,
+                         class_index=4)
+
+
+@pytest.fixture(scope="module")
+def real_cache(tmp_path_factory):
+  """A fresh feature cache: the features of fold 5 are computed by this code, not reused."""
+  return tmp_path_factory.mktemp("features")
+
+
+@REAL
+@pytest.mark.parametrize("name", sorted(pretrained.SHIPPED))
+def test_shipped_model_reproduces_its_recorded_fold5_result(name, real_cache):
+  """Each shipped file on all 400 clips of fold 5: the accuracy its provenance records (to
+  one clip) and exactly what the pre-redesign main printed (tests/golden/evaluate)."""
+  got = evaluate.evaluate([name], str(DATA), [5], str(real_cache), 100)
+  golden = json.loads((GOLDEN / f"{name}.json").read_text())
+  assert got["clips"] == golden["clips"] == 400
+  recorded = pretrained.load_wyse(name)[2]["test_accuracy"]
+  assert abs(got["accuracy"] - recorded) <= 0.0025 + 1e-9, (got["accuracy"], recorded)
+  assert got["accuracy"] == golden["accuracy"]
+  assert got["loss"] == pytest.approx(golden["loss"], rel=1e-4)
+  assert {k: v for k, v in got.items() if k not in ("accuracy", "loss")} == {
+      k: v for k, v in golden.items() if k not in ("accuracy", "loss")}
+
+
+@REAL
+def test_evaluate_cli_reproduces_the_shipped_ensemble(real_cache, tmp_path):
+  """experiments.evaluate_classifier --weights=log_mel_wide_x4: the golden file, 255 of 400."""
+  out = tmp_path / "x4.json"
+  r = subprocess.run([sys.executable, "-m", "experiments.evaluate_classifier", "--fold=5",
+                      "--weights=log_mel_wide_x4", f"--data_dir={DATA}",
+                      f"--cache_dir={real_cache}", f"--output={out}"],
+                     capture_output=True, text=True, timeout=600, cwd=ROOT)
+  assert r.returncode == 0, r.stderr[-2000:]
+  got = json.loads(out.read_text())
+  golden = json.loads((GOLDEN / "log_mel_wide_x4.json").read_text())
+  assert json.loads(r.stdout) == got
+  assert got["ensemble_accuracy"] == golden["ensemble_accuracy"] == 0.6375
+  assert [m["weights"] for m in got["models"]] == [m["weights"] for m in golden["models"]]
+  for m, g in zip(got["models"], golden["models"], strict=True):
+    assert m["accuracy"] == g["accuracy"] == g["shipped_test_accuracy"]
+    assert m["loss"] == pytest.approx(g["loss"], rel=1e-4)
