@@ -1,182 +1,518 @@
-r"""Benchmark: Ulyanov's reference style-transfer workload, with the breakdown next to ANCHORS.md.
+r"""Benchmark: the Ulyanov style-transfer workload, ours next to a TensorFlow and a PyTorch twin.
 
-  python -m experiments.bench_style                       # 10 s, 4096 filters, 300 L-BFGS, 500 GLA
-  python -m experiments.bench_style --compute_dtype=bfloat16 --scipy_reference
+  python -m experiments.bench_style --output=bench_style.json            # full: 10 s, 4096 filters
+  python -m experiments.bench_style --seconds=3 --filters=1024 --output=/tmp/q.json   # quick
 
-Content: LJSpeech clips concatenated, style: world-music excerpts (from ``--data_dir``;
-synthetic signals when absent), both cut to ``--seconds`` at 22050 Hz; n_fft 2048, hop 512.
-Prints set-up, compile, seconds per loss-and-gradient evaluation, evaluations, optimisation,
-phase reconstruction and end-to-end times, the final loss, and the reference TensorFlow
-numbers (measured on this kind of 2-core CPU, ANCHORS.md section 1). ``--scipy_reference``
-also runs scipy's L-BFGS-B (the reference's optimiser) on the same jitted loss and gradient.
-``--memory_seconds`` measures peak resident memory (ru_maxrss) of a whole short run on
-that much audio in a subprocess.
+One run, on the same two clips (LJSpeech content, world-music style from ``--data_dir``;
+synthetic signals when absent), cut to ``--seconds`` at 22050 Hz, n_fft 2048, hop 512.
+The parent computes the ``log(1 + |STFT|)`` inputs (librosa's STFT, as the reference did),
+draws the kernel ``[11, 1025, filters]`` and the start ``x0 = 1e-3 N(0, 1)`` once (numpy,
+seeded) and hands the same arrays to every implementation, each run in its own subprocess:
+
+  * ``tf``: the reference workload as a TF1 graph (``experiments/peers/tf_ulyanov.py``),
+    scipy L-BFGS-B ``maxiter=300`` with scipy's default tolerances, librosa Griffin-Lim 500;
+  * ``torch``: the same in PyTorch (``experiments/peers/torch_ulyanov.py``);
+  * ``ours``: ``specst_jax`` (``UlyanovNet`` + ``style.optimize.run_style_transfer``, optax
+    L-BFGS in one compiled loop, ``phase.reconstruct(method="gla", n_iter=500)``), at the
+    reference's stopping rule: 300 iterations and a relative-decrease tolerance equal to
+    scipy's default ``ftol = 1e7 * eps = 2.2e-9``;
+  * ``ours_early_stop``: ours with ``--early_stop_rel_decrease`` (the library's default 1e-6),
+    to show what the early stop costs in loss;
+  * ``ours_scipy``: our jitted loss and gradient driven by the twins' optimiser (scipy
+    L-BFGS-B on float64 copies), which separates the optimiser from the evaluation.
+
+Per implementation: set-up (graph/compile, content features and style Gram), seconds per
+loss-and-gradient evaluation (median of ``--eval_repeats`` after a warm-up, not part of
+end to end), evaluations, iterations, initial and final loss, optimisation, phase and end-to-end
+seconds (imports and loading the arrays excluded), peak resident memory (ru_maxrss of the
+child). Ratios are to the TF twin (< 1: less time or memory). *Time to reference loss*:
+set-up plus the optimisation time until the loss first reaches the TF twin's final loss; for
+the twins and ``ours_scipy`` from their per-evaluation trace, for ours by a second run of ours
+stopped after the first iteration that reaches it (its own set-up and compile included).
+Where a run never reaches it, ``time_to_near_reference_loss`` (within ``--loss_tolerance``
+of it, measured the same way) is reported too. The curve of ours in
+``loss_vs_time.png`` spaces its iterations evenly over the measured optimisation time (the
+compiled loop has no clock inside); the twins' curves are timed per evaluation.
+
+Roofline: the FLOPs of one evaluation in our frame-product form (forward conv, its input
+gradient, the ``F F^T`` and ``F S^T`` terms and their gradients) divided by the measured
+throughput of a float32 ``[frames', width * bins] x [width * bins, filters]`` matmul (XLA and
+numpy's BLAS) gives a lower bound; our per-evaluation time is reported as a multiple of it.
+The same matmul with bfloat16 operands (float32 accumulation) through XLA shows whether
+bfloat16 reaches faster units; ``lscpu`` says whether the CPU has AMX.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from specst_jax import audio, phase, signals, spectral
-from specst_jax.style import optimize
-from specst_jax.style import pipeline as pl
+from experiments.peers import machine
+from experiments.peers import ulyanov_common as common
 
-REFERENCE = dict(end_to_end_s=330.0, per_eval_s=0.81, n_evals=319, setup_s=15.0,
-                 phase_s=13.0, final_loss=550.0)
+SCIPY_FTOL = 1e7 * float(np.finfo(np.float64).eps)  # scipy L-BFGS-B's default ftol (factr=1e7)
+IMPLS = ("tf", "torch", "ours", "ours_early_stop", "ours_scipy")
 
 _DATA = flags.DEFINE_string("data_dir", "../shared/data", "shared data folder")
 _SECONDS = flags.DEFINE_float("seconds", 10.0, "content and style duration (s)")
-_SR = flags.DEFINE_integer("sr", 22050, "sample rate (Hz)")
-_N_FFT = flags.DEFINE_integer("n_fft", 2048, "FFT size")
-_HOP = flags.DEFINE_integer("hop_length", 512, "hop (samples)")
 _FILTERS = flags.DEFINE_integer("filters", 4096, "filters")
-_WIDTH = flags.DEFINE_integer("kernel_width", 11, "kernel width (frames)")
-_N_ITER = flags.DEFINE_integer("n_iter", 300, "L-BFGS iterations")
+_N_ITER = flags.DEFINE_integer("n_iter", 300, "L-BFGS iterations (the reference's maxiter)")
 _PHASE_ITER = flags.DEFINE_integer("phase_iter", 500, "Griffin-Lim iterations")
-_IMPL = flags.DEFINE_enum("impl", "matmul", ["matmul", "conv"], "1-D conv implementation")
-_DTYPE = flags.DEFINE_enum("compute_dtype", "float32", ["float32", "bfloat16"], "conv operands")
-_SEED = flags.DEFINE_integer("seed", 0, "PRNG seed")
-_SCIPY = flags.DEFINE_bool("scipy_reference", False, "also run scipy L-BFGS-B on the same loss")
-_MEM = flags.DEFINE_float("memory_seconds", 60.0, "peak-memory run length (s); 0 skips")
-_MEM_CHILD = flags.DEFINE_bool("memory_child", False, "internal: print ru_maxrss after the run")
+_EARLY = flags.DEFINE_float(
+    "early_stop_rel_decrease", 1e-6,
+    "ours_early_stop: stop once an iteration lowers the loss by at most this fraction of "
+    "max(|f_prev|, |f|, 1) (scipy's ftol rule; the reference rule uses scipy's 2.2e-9)")
+_IMPLS = flags.DEFINE_list("impls", list(IMPLS), f"implementations to run, of {IMPLS}")
+_TOL = flags.DEFINE_float("loss_tolerance", 0.01, "relative margin of the 'near' reference loss")
+_REPEATS = flags.DEFINE_integer("eval_repeats", 5, "timed loss-and-gradient evaluations (median)")
+_SEED = flags.DEFINE_integer("seed", 0, "seed of the kernel, x0 and the phases")
+_OUTPUT = flags.DEFINE_string("output", "", "JSON results (e.g. bench_style.json)")
+_FIGURE = flags.DEFINE_string("figure", "loss_vs_time.png",
+                              "loss against time (next to --output when relative); '' skips")
+_CHILD = flags.DEFINE_string("child", "", "internal: run one implementation")
+_WORKLOAD = flags.DEFINE_string("workload", "", "internal: the .npz the parent wrote")
+_CHILD_OUT = flags.DEFINE_string("child_out", "", "internal: where the child writes its JSON")
+_CHILD_FTOL = flags.DEFINE_float("child_ftol", SCIPY_FTOL, "internal: ours' tolerance")
+_CHILD_N_ITER = flags.DEFINE_integer("child_n_iter", 0, "internal: ours' iterations (0: --n_iter)")
+_CHILD_PHASE = flags.DEFINE_bool("child_phase", True, "internal: run phase reconstruction")
+_CHILD_SCIPY = flags.DEFINE_bool("child_scipy", False, "internal: ours with scipy L-BFGS-B")
+
+SR, N_FFT, HOP, WIDTH = 22050, 2048, 512, 11
 
 
-def _clips(pattern: str, seconds: float, sr: int) -> np.ndarray | None:
+# ----------------------------------------------------------------------------- workload
+
+def _clips(pattern: str, seconds: float) -> np.ndarray | None:
+  from specst_jax import audio
+
   files = sorted(glob.glob(pattern))
   if not files:
     return None
-  need, parts = int(round(seconds * sr)), []
+  need, parts = int(round(seconds * SR)), []
   for f in files:
-    parts.append(audio.load_audio(f, sr=sr)[0])
+    parts.append(audio.load_audio(f, sr=SR)[0])
     if sum(len(p) for p in parts) >= need:
       return np.concatenate(parts)[:need]
   return np.resize(np.concatenate(parts), need)
 
 
-def _inputs() -> tuple[np.ndarray, np.ndarray, str]:
-  d, s, sr = Path(_DATA.value), _SECONDS.value, _SR.value
-  content = _clips(str(d / "speech/ljspeech/*.flac"), s, sr)
-  style = _clips(str(d / "music/world/*.ogg"), s, sr)
+def make_workload(data_dir: str, seconds: float, filters: int, seed: int) -> dict:
+  """The shared arrays: ``content``, ``style`` (log1p ``[frames, bins]``), ``kernel``, ``x0``."""
+  import librosa
+
+  from specst_jax import signals
+
+  d = Path(data_dir)
+  content = _clips(str(d / "speech/ljspeech/*.flac"), seconds)
+  style = _clips(str(d / "music/world/*.ogg"), seconds)
+  source = "LJSpeech (concatenated from LJ001-0001) + world music (africa.ogg onwards)"
   if content is None or style is None:
-    return (signals.make_signal("vowel_glide", sr=sr, duration=s),
-            signals.make_signal("harmonic_mix", sr=sr, duration=s), "synthetic")
-  return content, style, "LJSpeech + world music"
+    content = signals.make_signal("vowel_glide", sr=SR, duration=seconds)
+    style = signals.make_signal("harmonic_mix", sr=SR, duration=seconds)
+    source = "synthetic (vowel_glide + harmonic_mix)"
+
+  def rep(y):
+    return np.log1p(np.abs(librosa.stft(np.asarray(y, np.float32), n_fft=N_FFT,
+                                        hop_length=HOP))).T.astype(np.float32)
+
+  c, s = rep(content), rep(style)
+  kernel = common.random_kernel(seed, c.shape[1], filters, WIDTH)
+  return {"content": c, "style": s, "kernel": kernel,
+          "x0": common.initial_x(seed, *c.shape), "length": np.int64(len(content)),
+          "seed": np.int64(seed), "source": np.str_(source)}
+
+
+# ----------------------------------------------------------------------------- children
+
+def _peer_child(kind: str, w: dict, n_iter: int, phase_iter: int, repeats: int,
+                run_phase: bool) -> dict:
+  if kind == "tf":
+    from experiments.peers import tf_ulyanov as peer
+    build = peer.UlyanovTF
+  else:
+    from experiments.peers import torch_ulyanov as peer
+    build = peer.UlyanovTorch
+  t0 = time.perf_counter()
+  model = build(w["kernel"], w["content"], w["style"])
+  setup_s = time.perf_counter() - t0
+  opt = common.lbfgs(model.value_and_grad, w["x0"], n_iter)
+  t1 = time.perf_counter()
+  if run_phase:
+    x = opt["x"].reshape(w["content"].shape).astype(np.float32)
+    mag = np.expm1(np.maximum(x, 0.0)).T  # [bins, frames], as the reference's exp(x) - 1
+    y = peer.griffin_lim(mag, n_fft=N_FFT, hop_length=HOP, n_iter=phase_iter,
+                         length=int(w["length"]), seed=int(w["seed"]))
+    if not np.all(np.isfinite(y)):
+      raise FloatingPointError(f"{kind}: non-finite audio")
+  phase_s = time.perf_counter() - t1
+  end_to_end = time.perf_counter() - t0
+  x0 = np.asarray(w["x0"], np.float64).ravel()
+  initial = model.value_and_grad(x0)[0]
+  per_eval = common.median_eval_seconds(lambda: model.value_and_grad(x0), repeats)
+  return dict(setup_s=setup_s, per_eval_s=per_eval, n_evals=opt["n_evals"], n_iter=opt["n_iter"],
+              initial_loss=initial, final_loss=opt["final_loss"], opt_s=opt["opt_s"],
+              phase_s=phase_s, end_to_end_s=end_to_end, trace=opt["trace"], trace_timed=True,
+              stop=opt["message"], peak_rss_mb=common.peak_rss_mb())
+
+
+def ours_setup(kernel: np.ndarray):
+  """Our Ulyanov net and loss on a given kernel: ``(features_fn, params, LossConfig)``."""
+  import jax.numpy as jnp
+
+  from specst_jax.models.ulyanov import UlyanovNet
+  from specst_jax.style import optimize
+
+  fn = optimize.NetFeatures(UlyanovNet(filters=kernel.shape[-1], kernel_width=kernel.shape[0]),
+                            ("conv",))
+  cfg = optimize.LossConfig(style_layers=(("conv", 1.0),),
+                            content_layers=(("conv", common.ALPHA),),
+                            style_normalization="input_frames", content_normalization="sum")
+  return fn, {"params": {"kernel": jnp.asarray(kernel)}}, cfg
+
+
+def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int,
+                run_phase: bool, use_scipy: bool = False) -> dict:
+  import jax
+  import jax.numpy as jnp
+
+  from specst_jax import phase, scaling
+  from specst_jax.style import optimize
+
+  t0 = time.perf_counter()
+  fn, params, cfg = ours_setup(w["kernel"])
+  x_c, x_s, x0 = (jnp.asarray(w[k]) for k in ("content", "style", "x0"))
+  targets = jax.block_until_ready(jax.jit(
+      lambda p, c, s: optimize.make_targets(fn, p, c, [s], cfg))(params, x_c, x_s))
+  vg = jax.jit(jax.value_and_grad(lambda x, p, t: optimize.loss_terms(
+      x, p, t, features_fn=fn, config=cfg)["total"]))
+  if use_scipy:
+    vg_c = vg.lower(x0, params, targets).compile()
+    setup_s = time.perf_counter() - t0
+
+    def value_and_grad(v):
+      f, g = vg_c(jnp.asarray(v.reshape(x0.shape), jnp.float32), params, targets)
+      return float(f), np.asarray(g, np.float64).ravel()
+
+    opt = common.lbfgs(value_and_grad, np.asarray(x0), n_iter)
+    x_opt = jnp.asarray(opt["x"].reshape(x0.shape), jnp.float32)
+    opt_s = opt["opt_s"]
+  else:
+    run = jax.jit(lambda p, x, t: optimize.run_style_transfer(
+        p, x, t, features_fn=fn, config=cfg, optimizer="lbfgs", n_iter=n_iter, ftol=ftol))
+    compiled = run.lower(params, x0, targets).compile()
+    setup_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    result = jax.block_until_ready(compiled(params, x0, targets))
+    opt_s = time.perf_counter() - t1
+    x_opt = result.x
+  t2 = time.perf_counter()
+  if run_phase:
+    S_r = scaling.expm1_magnitude(x_opt)
+    y = jax.block_until_ready(phase.reconstruct(
+        S_r, n_fft=N_FFT, hop_length=HOP, method="gla", n_iter=phase_iter,
+        key=jax.random.key(int(w["seed"])), length=int(w["length"])))
+    if not np.all(np.isfinite(np.asarray(y))):
+      raise FloatingPointError("ours: non-finite audio")
+  phase_s = time.perf_counter() - t2
+  end_to_end = time.perf_counter() - t0
+  initial = float(vg(x0, params, targets)[0])
+  per_eval = common.median_eval_seconds(
+      lambda: jax.block_until_ready(vg(x0, params, targets)), repeats)
+  if use_scipy:
+    return dict(setup_s=setup_s, per_eval_s=per_eval, n_evals=opt["n_evals"],
+                n_iter=opt["n_iter"], initial_loss=initial, final_loss=opt["final_loss"],
+                opt_s=opt_s, phase_s=phase_s, end_to_end_s=end_to_end, trace=opt["trace"],
+                trace_timed=True, stop=opt["message"], peak_rss_mb=common.peak_rss_mb())
+  n_done = int(result.n_iter)
+  curve = [float(v) for v in np.asarray(result.losses)[:n_done]] + [float(result.final["total"])]
+  trace = [(opt_s * i / max(n_done, 1), f) for i, f in enumerate(curve)]
+  return dict(setup_s=setup_s, per_eval_s=per_eval, n_evals=int(result.n_evals), n_iter=n_done,
+              initial_loss=initial, final_loss=float(result.final["total"]), opt_s=opt_s,
+              phase_s=phase_s, end_to_end_s=end_to_end, trace=trace, trace_timed=False,
+              stop=f"relative decrease <= {ftol:.3g} or {n_iter} iterations",
+              rel_decrease_tol=ftol, peak_rss_mb=common.peak_rss_mb())
+
+
+def child_main() -> None:
+  with np.load(_WORKLOAD.value) as f:
+    w = {k: f[k] for k in f.files}
+  n_iter = _CHILD_N_ITER.value or _N_ITER.value
+  if _CHILD.value in ("tf", "torch"):
+    out = _peer_child(_CHILD.value, w, n_iter, _PHASE_ITER.value, _REPEATS.value,
+                      _CHILD_PHASE.value)
+  else:
+    out = _ours_child(w, n_iter, _CHILD_FTOL.value, _PHASE_ITER.value, _REPEATS.value,
+                      _CHILD_PHASE.value, _CHILD_SCIPY.value)
+  Path(_CHILD_OUT.value).write_text(json.dumps(out))
+
+
+def _spawn(name: str, workload: Path, tmp: Path, extra: list[str]) -> dict:
+  out = tmp / f"{name}.json"
+  child = "ours" if name.startswith("ours") else name
+  cmd = [sys.executable, "-m", "experiments.bench_style", f"--child={child}",
+         f"--workload={workload}", f"--child_out={out}", f"--n_iter={_N_ITER.value}",
+         f"--phase_iter={_PHASE_ITER.value}", f"--eval_repeats={_REPEATS.value}", *extra]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  t0 = time.perf_counter()
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+  if proc.returncode != 0 or not out.exists():
+    tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+    raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{tail}")
+  result = json.loads(out.read_text())
+  result["process_s"] = time.perf_counter() - t0
+  return result
+
+
+def _ours_to_loss(r: dict, key: str, goal: float, workload: Path, tmp: Path) -> None:
+  """Times a rerun of ours stopped after the first iteration whose loss <= ``goal``."""
+  k = iterations_to_loss([p[1] for p in r["trace"]], goal)
+  if k is None:
+    r[f"time_to_{key}_loss_s"] = None
+    return
+  if k == 0:
+    r[f"time_to_{key}_loss_s"] = r["setup_s"]
+    return
+  rerun = _spawn(f"ours_to_{key}", workload, tmp,
+                 [f"--child_n_iter={k}", f"--child_ftol={r['rel_decrease_tol']}",
+                  "--nochild_phase", "--eval_repeats=1"])
+  r[f"time_to_{key}_loss_s"] = rerun["setup_s"] + rerun["opt_s"]
+  r[f"time_to_{key}_loss_run"] = {"n_iter": k, "final_loss": rerun["final_loss"],
+                                  "setup_s": rerun["setup_s"], "opt_s": rerun["opt_s"]}
+  print(f"ours: loss <= {goal:.6g} after {k} iterations; a rerun stopped there took "
+        f"{rerun['setup_s'] + rerun['opt_s']:.1f} s (set-up included), loss "
+        f"{rerun['final_loss']:.6g}", flush=True)
+
+
+# ----------------------------------------------------------------------------- analysis
+
+def iterations_to_loss(curve: list[float], target: float) -> int | None:
+  """First ``i`` with ``curve[i] <= target`` (``curve[i]``: the loss after ``i`` iterations)."""
+  for i, f in enumerate(curve):
+    if f <= target:
+      return i
+  return None
+
+
+def eval_flops(frames: int, style_frames: int, n_bins: int, filters: int, width: int) -> dict:
+  """FLOPs of one loss-and-gradient evaluation (multiply-add = 2), by term.
+
+  ``conv``: the forward convolution and its input gradient (two ``[T', W B] x [W B, F]``
+  products); ``frame_products``: ``F F^T``, ``F S^T`` and their gradients (ours);
+  ``explicit_gram``: ``F^T F`` and its gradient (the twins' form).
+  """
+  t, ts = frames - width + 1, style_frames - width + 1
+  conv = 2 * (2 * t * width * n_bins * filters)
+  frame_products = 2 * (2 * t * t * filters + 2 * t * ts * filters)
+  explicit = 2 * (2 * t * filters * filters)
+  return {"conv": conv, "frame_products": frame_products, "explicit_gram": explicit,
+          "ours": conv + frame_products, "twins": conv + explicit}
+
+
+def _median_time(fn, repeats: int = 7) -> float:
+  fn()
+  ts = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    fn()
+    ts.append(time.perf_counter() - t0)
+  return float(np.median(ts))
+
+
+def roofline(frames: int, n_bins: int, filters: int, width: int) -> dict:
+  """Measured GFLOP/s of the conv's matmul shape: XLA float32, XLA bfloat16, numpy float32."""
+  import jax
+  import jax.numpy as jnp
+
+  t, k = frames - width + 1, width * n_bins
+  rng = np.random.default_rng(0)
+  a = rng.standard_normal((t, k), dtype=np.float32)
+  b = rng.standard_normal((k, filters), dtype=np.float32)
+  flops = 2.0 * t * k * filters
+  f32 = jax.jit(lambda x, y: jnp.dot(x, y))
+  bf16 = jax.jit(lambda x, y: jnp.dot(x, y, preferred_element_type=jnp.float32))
+  a32, b32 = jnp.asarray(a), jnp.asarray(b)
+  a16, b16 = a32.astype(jnp.bfloat16), b32.astype(jnp.bfloat16)
+  out = {
+      "shape": [t, k, filters],
+      "xla_f32_gflops": flops / _median_time(lambda: f32(a32, b32).block_until_ready()) / 1e9,
+      "xla_bf16_gflops": flops / _median_time(lambda: bf16(a16, b16).block_until_ready()) / 1e9,
+      "numpy_f32_gflops": flops / _median_time(lambda: a @ b) / 1e9,
+  }
+  return out
+
+
+# ----------------------------------------------------------------------------- report
+
+def _ratio(a, b):
+  return None if a is None or b is None or b == 0 else a / b
+
+
+def summarize(results: dict, reference: str = "tf", tolerance: float = 0.01) -> None:
+  """Adds the times to the reference loss (exact and near) and ``ratios`` to each result."""
+  ref = results.get(reference)
+  for r in results.values():
+    for key, scale in (("reference", 1.0), ("near_reference", 1.0 + tolerance)):
+      if ref is not None and r.get("trace_timed"):
+        t = common.time_to_loss(r["trace"], ref["final_loss"] * scale)
+        r[f"time_to_{key}_loss_s"] = None if t is None else r["setup_s"] + t
+      r.setdefault(f"time_to_{key}_loss_s", None)
+  for r in results.values():
+    r["ratios"] = {
+        "per_eval": _ratio(r["per_eval_s"], ref and ref["per_eval_s"]),
+        "end_to_end": _ratio(r["end_to_end_s"], ref and ref["end_to_end_s"]),
+        "time_to_reference_loss": _ratio(r["time_to_reference_loss_s"],
+                                         ref and ref["time_to_reference_loss_s"]),
+        "time_to_near_reference_loss": _ratio(r["time_to_near_reference_loss_s"],
+                                              ref and ref["time_to_near_reference_loss_s"]),
+        "peak_rss": _ratio(r["peak_rss_mb"], ref and ref["peak_rss_mb"]),
+    }
+
+
+def _fmt(v, spec=".3g"):
+  return "-" if v is None else format(v, spec)
+
+
+def table(results: dict) -> str:
+  rows = [("set-up (s)", "setup_s", ".3g"), ("s per loss-and-gradient eval", "per_eval_s", ".3g"),
+          ("evaluations", "n_evals", "d"), ("iterations", "n_iter", "d"),
+          ("initial loss", "initial_loss", ".7g"), ("final loss", "final_loss", ".6g"),
+          ("optimisation (s)", "opt_s", ".4g"), ("phase, GLA 500 (s)", "phase_s", ".3g"),
+          ("end to end (s)", "end_to_end_s", ".4g"),
+          ("time to TF twin's final loss (s)", "time_to_reference_loss_s", ".4g"),
+          ("time to within tolerance of it (s)", "time_to_near_reference_loss_s", ".4g"),
+          ("peak RSS (MiB)", "peak_rss_mb", ".0f")]
+  names = list(results)
+  lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+  for label, key, spec in rows:
+    cells = " | ".join(_fmt(results[n].get(key), spec) for n in names)
+    lines.append(f"| {label} | {cells} |")
+  for key in ("per_eval", "end_to_end", "time_to_reference_loss", "time_to_near_reference_loss",
+              "peak_rss"):
+    lines.append(f"| ratio to TF: {key} | " + " | ".join(
+        _fmt(results[n]["ratios"][key], ".3f") for n in names) + " |")
+  return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  from specst_jax import plotting
+
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for name, r in results.items():
+    t = np.array([p[0] for p in r["trace"]]) + r["setup_s"]
+    f = np.minimum.accumulate(np.array([p[1] for p in r["trace"]]))
+    label = name + ("" if r["trace_timed"] else " (iterations spaced evenly)")
+    ax.plot(t, f, label=label)
+  ax.set_yscale("log")
+  ax.set_xlabel("seconds since the start of set-up")
+  ax.set_ylabel("best loss so far")
+  ax.legend()
+  ax.grid(True, which="both", alpha=0.3)
+  plotting.save_figure(fig, path)
 
 
 def main(argv):
   del argv
-  t_start = time.perf_counter()
-  content, style, source = _inputs()
-  kw = dict(n_fft=_N_FFT.value, hop_length=_HOP.value)
-  S_c = spectral.magnitude(spectral.stft(jnp.asarray(content), **kw))
-  S_s = spectral.magnitude(spectral.stft(jnp.asarray(style), **kw))
-  k_net, k_init, k_phase = jax.random.split(jax.random.key(_SEED.value), 3)
-  dtype = jnp.bfloat16 if _DTYPE.value == "bfloat16" else jnp.float32
-  setup = pl.ulyanov_setup(k_net, S_c.shape[-1], filters=_FILTERS.value,
-                           kernel_width=_WIDTH.value, impl=_IMPL.value, compute_dtype=dtype)
-  x_c, x_s = pl.to_representation(S_c, "log1p"), pl.to_representation(S_s, "log1p")
-  fn, cfg = setup.features_fn, setup.config
-  targets = jax.block_until_ready(jax.jit(
-      lambda p, c, s: optimize.make_targets(fn, p, c, [s], cfg))(setup.params, x_c, x_s))
-  x0 = optimize.initial_value(k_init, x_c, init="noise")
-  run = jax.jit(lambda p, x, t: optimize.run_style_transfer(
-      p, x, t, features_fn=fn, config=cfg, optimizer="lbfgs", n_iter=_N_ITER.value))
-  compiled = run.lower(setup.params, x0, targets).compile()
-  setup_s = time.perf_counter() - t_start
-  print(f"set-up + compile: {setup_s:.1f} s; optimising ({_N_ITER.value} L-BFGS iterations)",
-        flush=True)
+  if _CHILD.value:
+    child_main()
+    return 0
+  unknown = set(_IMPLS.value) - set(IMPLS)
+  if unknown:
+    raise app.UsageError(f"--impls: unknown {sorted(unknown)}; choose from {IMPLS}")
+  info_start = machine.describe()
+  t_all = time.perf_counter()
+  w = make_workload(_DATA.value, _SECONDS.value, _FILTERS.value, _SEED.value)
+  frames, n_bins = w["content"].shape
+  print(machine.header(info_start))
+  print(f"workload: {w['source']}; {_SECONDS.value:g} s at {SR} Hz, n_fft {N_FFT}, hop {HOP}: "
+        f"{frames} frames x {n_bins} bins; {_FILTERS.value} filters x {WIDTH}; L-BFGS "
+        f"{_N_ITER.value} iterations; GLA {_PHASE_ITER.value}", flush=True)
+  results = {}
+  with tempfile.TemporaryDirectory(prefix="bench_style_") as tmp:
+    tmp = Path(tmp)
+    workload = tmp / "workload.npz"
+    np.savez(workload, **w)
+    for name in [n for n in IMPLS if n in _IMPLS.value]:
+      if name == "ours_early_stop" and _EARLY.value <= 0:
+        continue
+      extra = {"ours_early_stop": [f"--child_ftol={_EARLY.value}"],
+               "ours_scipy": ["--child_scipy"]}.get(name, [])
+      results[name] = _spawn(name, workload, tmp, extra)
+      r = results[name]
+      if _OUTPUT.value:  # completed children survive a later failure
+        partial = Path(_OUTPUT.value + ".partial")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(results) + "\n")
+      print(f"{name}: end to end {r['end_to_end_s']:.1f} s, {r['per_eval_s']:.3g} s/eval, "
+            f"{r['n_evals']} evals, {r['n_iter']} iterations, final loss {r['final_loss']:.6g}, "
+            f"load {os.getloadavg()[0]:.2f}", flush=True)
+    if "tf" in results and "ours" in results:
+      target = results["tf"]["final_loss"]
+      for key, goal in (("reference", target), ("near_reference", target * (1 + _TOL.value))):
+        _ours_to_loss(results["ours"], key, goal, workload, tmp)
+  summarize(results, tolerance=_TOL.value)
+  flops = eval_flops(frames, w["style"].shape[0], n_bins, _FILTERS.value, WIDTH)
+  roof = roofline(frames, n_bins, _FILTERS.value, WIDTH)
+  for key in ("xla_f32", "numpy_f32"):
+    bound = flops["ours"] / (roof[f"{key}_gflops"] * 1e9)
+    roof[f"ours_bound_s_{key}"] = bound
+    if "ours" in results:
+      roof[f"ours_per_eval_over_bound_{key}"] = results["ours"]["per_eval_s"] / bound
+  info_end = machine.describe()
+  initial = {n: r["initial_loss"] for n, r in results.items()}
+  spread = (max(initial.values()) - min(initial.values())) / max(abs(min(initial.values())), 1e-30)
 
-  t0 = time.perf_counter()
-  result = jax.block_until_ready(compiled(setup.params, x0, targets))
-  opt_s = time.perf_counter() - t0
-  print(f"optimisation: {opt_s:.1f} s, {int(result.n_iter)} iterations (early stop at ftol 1e-6), "
-        f"{int(result.n_evals)} evaluations, final loss "
-        f"{float(result.final['total']):.6g}", flush=True)
+  print()
+  print(table(results))
+  print("\ninitial loss at the shared x0: "
+        + ", ".join(f"{n} {v:.7g}" for n, v in initial.items())
+        + f" (relative spread {spread:.1e})")
+  print(f"FLOPs per evaluation: ours (frame products) {flops['ours'] / 1e9:.2f} G, the twins "
+        f"(explicit {_FILTERS.value}^2 Gram) {flops['twins'] / 1e9:.2f} G")
+  print(f"matmul {roof['shape']}: XLA f32 {roof['xla_f32_gflops']:.1f} GFLOP/s, XLA bf16 "
+        f"{roof['xla_bf16_gflops']:.1f}, numpy f32 {roof['numpy_f32_gflops']:.1f}; bound per "
+        f"eval {roof['ours_bound_s_xla_f32']:.3g} s (XLA), "
+        f"{roof['ours_bound_s_numpy_f32']:.3g} s (numpy)"
+        + (f"; ours per eval = {roof['ours_per_eval_over_bound_xla_f32']:.2f}x the XLA bound"
+           if "ours_per_eval_over_bound_xla_f32" in roof else ""))
+  amx = info_start["amx"]
+  print(f"AMX: {', '.join(amx) if amx else 'not reported by lscpu (no AMX on this CPU)'}; "
+        f"avx512_bf16: {'yes' if info_start['avx512_bf16'] else 'no'}; bf16/f32 XLA matmul speed "
+        f"{roof['xla_bf16_gflops'] / roof['xla_f32_gflops']:.2f}x")
+  print(machine.header(info_end) + f"; total {time.perf_counter() - t_all:.0f} s")
 
-  t0 = time.perf_counter()
-  S_r = pl.from_representation(result.x, "log1p")
-  y = jax.block_until_ready(phase.reconstruct(S_r, **kw, method="gla", n_iter=_PHASE_ITER.value,
-                                              key=k_phase, length=len(content)))
-  phase_s = time.perf_counter() - t0
-  end_to_end = time.perf_counter() - t_start
-  if not np.all(np.isfinite(np.asarray(y))):
-    raise FloatingPointError("non-finite audio")
-
-  if _MEM_CHILD.value:
-    print(f"MAXRSS_MB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
-    return
-
-  vg = jax.jit(jax.value_and_grad(lambda x, p, t: optimize.loss_terms(
-      x, p, t, features_fn=fn, config=cfg)["total"]))
-  jax.block_until_ready(vg(x0, setup.params, targets))
-  reps = 5
-  t0 = time.perf_counter()
-  for _ in range(reps):
-    jax.block_until_ready(vg(result.x, setup.params, targets))
-  per_eval = (time.perf_counter() - t0) / reps
-
-  n_evals = int(result.n_evals)
-  final = float(result.final["total"])
-  print(f"workload: {source}, {_SECONDS.value:g} s at {_SR.value} Hz, {S_c.shape[0]} frames x "
-        f"{S_c.shape[1]} bins, {_FILTERS.value} filters x {_WIDTH.value}, {_N_ITER.value} L-BFGS "
-        f"iterations, {_PHASE_ITER.value} GLA iterations; impl={_IMPL.value}, "
-        f"operands={_DTYPE.value}; device {jax.devices()[0]}; load {os.getloadavg()[0]:.1f}")
-  rows = [
-      ("set-up + compile (s)", setup_s, REFERENCE["setup_s"]),
-      ("s per loss-and-gradient evaluation", per_eval, REFERENCE["per_eval_s"]),
-      ("evaluations", n_evals, REFERENCE["n_evals"]),
-      ("optimisation total (s)", opt_s, REFERENCE["per_eval_s"] * REFERENCE["n_evals"]),
-      ("phase reconstruction (s)", phase_s, REFERENCE["phase_s"]),
-      ("end to end (s)", end_to_end, REFERENCE["end_to_end_s"]),
-      ("final loss", final, REFERENCE["final_loss"]),
-  ]
-  print(f"{'':38s} {'specst-jax':>12s} {'TF reference':>13s} {'ratio':>7s}")
-  for name, ours, ref in rows:
-    print(f"{name:38s} {ours:12.4g} {ref:13.4g} {ours / ref:7.3f}")
-  print(f"final terms: style {float(result.final['style']):.4g}, "
-        f"content {float(result.final['content']):.4g}")
-  # Check of the frame-product form: the style loss through explicit C x C Grams (float64 numpy).
-  f_r = np.asarray(fn(setup.params, result.x)["conv"], np.float64)
-  f_s = np.asarray(fn(setup.params, x_s)["conv"], np.float64)
-  g = f_r.T @ f_r / x_c.shape[0] - f_s.T @ f_s / x_s.shape[0]
-  print(f"style loss via explicit {g.shape[0]}x{g.shape[0]} Grams in float64: "
-        f"{np.sum(g * g):.6g} (frame-product float32: {float(result.final['style']):.6g})")
-
-  if _SCIPY.value:
-    import scipy.optimize
-    shape = x0.shape
-
-    def f(v):
-      val, g = vg(jnp.asarray(v.reshape(shape), jnp.float32), setup.params, targets)
-      return float(val), np.asarray(g, np.float64).ravel()
-
-    t0 = time.perf_counter()
-    res = scipy.optimize.minimize(f, np.asarray(x0, np.float64).ravel(), jac=True,
-                                  method="L-BFGS-B", options=dict(maxiter=_N_ITER.value))
-    print(f"scipy L-BFGS-B (maxiter {_N_ITER.value}) on the same loss: final loss "
-          f"{res.fun:.4g}, {res.nfev} evaluations, "
-          f"{res.nit} iterations, {time.perf_counter() - t0:.1f} s")
-
-  if _MEM.value > 0:
-    cmd = [sys.executable, "-m", "experiments.bench_style", "--memory_child",
-           f"--seconds={_MEM.value}", "--n_iter=5", "--phase_iter=5", f"--impl={_IMPL.value}",
-           f"--compute_dtype={_DTYPE.value}", f"--filters={_FILTERS.value}",
-           f"--data_dir={_DATA.value}", "--memory_seconds=0"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith("MAXRSS_MB")]
-    print(f"peak resident memory, {_MEM.value:g} s content + style (5 L-BFGS + 5 GLA iterations): "
-          f"{line[0].split()[1] + ' MB' if line else 'failed: ' + out.stderr[-500:]}")
+  settings = dict(seconds=_SECONDS.value, sr=SR, n_fft=N_FFT, hop=HOP, frames=int(frames),
+                  bins=int(n_bins), filters=_FILTERS.value, width=WIDTH, n_iter=_N_ITER.value,
+                  phase_iter=_PHASE_ITER.value, early_stop_rel_decrease=_EARLY.value,
+                  scipy_ftol=SCIPY_FTOL, seed=_SEED.value, source=str(w["source"]),
+                  command=" ".join(sys.argv))
+  out = dict(machine_start=info_start, machine_end=info_end, settings=settings,
+             initial_loss_relative_spread=spread, flops=flops, roofline=roof,
+             implementations={n: {k: v for k, v in r.items() if k != "trace"}
+                              for n, r in results.items()},
+             traces={n: r["trace"][:: max(1, len(r["trace"]) // 400)] + r["trace"][-1:]
+                     for n, r in results.items()})
+  if _OUTPUT.value:
+    Path(_OUTPUT.value).parent.mkdir(parents=True, exist_ok=True)
+    Path(_OUTPUT.value).write_text(json.dumps(out, indent=1) + "\n")
+  if _FIGURE.value and results:
+    fig = Path(_FIGURE.value)
+    if not fig.is_absolute() and _OUTPUT.value:
+      fig = Path(_OUTPUT.value).parent / fig
+    plot(results, fig)
+  return 0
 
 
 if __name__ == "__main__":

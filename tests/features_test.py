@@ -12,7 +12,6 @@ Parity tests run jitted and not jitted (chex variants).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import chex
 import jax
@@ -22,13 +21,12 @@ import numpy as np
 import pytest
 import scipy.fft
 import scipy.signal
-import soundfile as sf
 from absl.testing import parameterized
+from conftest import DATA, clip, noise, rel_err
 
 from specst_jax import features as F
 from specst_jax import spectral
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LJSPEECH_CLIP = DATA / "speech" / "ljspeech" / "LJ001-0001.flac"
 ESC50_CLIP = DATA / "esc50_16k" / "audio" / "1-100038-A-14.flac"
 
@@ -38,26 +36,9 @@ SR = 16000
 STFT = dict(n_fft=512, hop_length=128)
 
 
-def _rel_err(actual, expected) -> float:
-  actual, expected = np.asarray(actual), np.asarray(expected)
-  assert actual.shape == expected.shape, (actual.shape, expected.shape)
-  return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
-
-
-def _signal(n=4000, seed=0, shape=()):
-  return np.random.default_rng(seed).standard_normal((*shape, n)).astype(np.float32)
-
-
 def _T(x):
   """librosa's [..., bins, frames] -> ours [..., frames, bins]."""
   return np.swapaxes(np.asarray(x), -1, -2)
-
-
-def _clip(path, seconds=2.0):
-  if not path.exists():
-    pytest.skip(f"data not present: {path}")
-  y, sr = sf.read(path, dtype="float32", always_2d=False)
-  return y[: int(seconds * sr)], sr
 
 
 # ----------------------------------------------------------------------------
@@ -105,7 +86,7 @@ class MelFilterbankTest(parameterized.TestCase):
                                    htk=htk, norm=norm).T
     self.assertEqual(got.shape, (n_fft // 2 + 1, n_mels))
     self.assertEqual(got.dtype, np.float32)
-    self.assertLessEqual(_rel_err(got, expected), FB_RTOL)
+    self.assertLessEqual(rel_err(got, expected), FB_RTOL)
 
 
 # ----------------------------------------------------------------------------
@@ -125,27 +106,27 @@ class MelspectrogramTest(chex.TestCase):
   def test_matches_librosa(self, **options):
     kwargs = dict(sr=SR, **STFT, n_mels=32)
     kwargs.update(options)
-    y = _signal()
+    y = noise(4000)
     got = self.variant(functools.partial(F.melspectrogram, **kwargs))(y)
     expected = _T(librosa.feature.melspectrogram(y=y, **kwargs))
-    self.assertLessEqual(_rel_err(got, expected), RTOL)
+    self.assertLessEqual(rel_err(got, expected), RTOL)
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_from_spectrogram(self):
-    y = _signal(seed=1)
+    y = noise(4000, seed=1)
     S = np.abs(librosa.stft(y, **STFT)) ** 2
     got = self.variant(lambda S: F.melspectrogram(S=S, sr=SR, n_mels=32))(_T(S))  # n_fft inferred
     expected = _T(librosa.feature.melspectrogram(S=S, sr=SR, n_mels=32))
-    self.assertLessEqual(_rel_err(got, expected), RTOL)
+    self.assertLessEqual(rel_err(got, expected), RTOL)
 
   def test_batched_equals_per_example(self):
-    y = _signal(seed=2, shape=(2, 3))
+    y = noise(4000, seed=2, shape=(2, 3))
     fn = jax.jit(functools.partial(F.melspectrogram, sr=SR, **STFT, n_mels=32))
     got = np.asarray(fn(y))
     for i in range(2):
       for j in range(3):
         np.testing.assert_allclose(got[i, j], fn(y[i, j]), rtol=1e-6, atol=0)
-    self.assertLessEqual(_rel_err(got, _T(librosa.feature.melspectrogram(
+    self.assertLessEqual(rel_err(got, _T(librosa.feature.melspectrogram(
         y=y, sr=SR, **STFT, n_mels=32))), RTOL)
 
 
@@ -156,7 +137,7 @@ class DctTest(parameterized.TestCase):
     x = np.random.default_rng(3).standard_normal((10, 12)).astype(np.float32)
     got = F.dct(x, n=n, axis=axis, norm=norm, dct_type=dct_type)
     expected = scipy.fft.dct(x.astype(np.float64), type=dct_type, n=n, axis=axis, norm=norm)
-    self.assertLessEqual(_rel_err(got, expected), 1e-6)
+    self.assertLessEqual(rel_err(got, expected), 1e-6)
 
   def test_ortho_is_orthonormal_and_jits(self):
     x = jnp.asarray(np.random.default_rng(4).standard_normal((5, 20)), jnp.float32)
@@ -177,26 +158,26 @@ class MfccTest(chex.TestCase):
   def test_matches_librosa(self, **options):
     kwargs = dict(sr=SR, **STFT, n_mels=40)
     kwargs.update(options)
-    y = _signal(seed=5)
+    y = noise(4000, seed=5)
     got = self.variant(functools.partial(F.mfcc, **kwargs))(y)
     expected = _T(librosa.feature.mfcc(y=y, **kwargs))
-    self.assertLessEqual(_rel_err(got, expected), RTOL)
+    self.assertLessEqual(rel_err(got, expected), RTOL)
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_from_log_mel(self):
-    y = _signal(seed=6)
+    y = noise(4000, seed=6)
     log_mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=SR, **STFT, n_mels=40))
     got = self.variant(lambda S: F.mfcc(S=S, sr=SR, n_mfcc=13, lifter=22))(_T(log_mel))
     expected = _T(librosa.feature.mfcc(S=log_mel, sr=SR, n_mfcc=13, lifter=22))
-    self.assertLessEqual(_rel_err(got, expected), RTOL)
+    self.assertLessEqual(rel_err(got, expected), RTOL)
 
   def test_batch_floor_is_per_spectrogram(self):
     # A loud and a quiet clip: each is floored 80 dB below its own maximum.
-    y = np.stack([_signal(seed=7), 1e-3 * _signal(seed=8)])
+    y = np.stack([noise(4000, seed=7), 1e-3 * noise(4000, seed=8)])
     got = np.asarray(F.mfcc(y, sr=SR, **STFT, n_mels=40, n_mfcc=13))
     for i in range(2):
       expected = _T(librosa.feature.mfcc(y=y[i], sr=SR, **STFT, n_mels=40, n_mfcc=13))
-      self.assertLessEqual(_rel_err(got[i], expected), RTOL)
+      self.assertLessEqual(rel_err(got[i], expected), RTOL)
 
 
 # ----------------------------------------------------------------------------
@@ -212,7 +193,7 @@ class DeltasTest(chex.TestCase):
     x = np.random.default_rng(9).standard_normal((3, 30, 13)).astype(np.float32)
     got = self.variant(functools.partial(F.deltas, width=width, order=order))(x)
     expected = librosa.feature.delta(x, width=width, order=order, axis=-2)
-    self.assertLessEqual(_rel_err(got, expected), RTOL)
+    self.assertLessEqual(rel_err(got, expected), RTOL)
 
   @chex.variants(with_jit=True, without_jit=True)
   @parameterized.parameters("nearest", "mirror", "constant", "wrap")
@@ -221,7 +202,7 @@ class DeltasTest(chex.TestCase):
     for order in (1, 2):
       got = self.variant(functools.partial(F.deltas, width=5, order=order, mode=mode))(x)
       expected = librosa.feature.delta(x, width=5, order=order, axis=-2, mode=mode)
-      self.assertLessEqual(_rel_err(got, expected), RTOL)
+      self.assertLessEqual(rel_err(got, expected), RTOL)
 
   @parameterized.parameters(3, 5, 9)
   def test_edges_only(self, width):
@@ -276,23 +257,23 @@ class SpectralCentroidTest(chex.TestCase):
   def test_matches_librosa(self, **options):
     kwargs = dict(sr=SR, **STFT)
     kwargs.update(options)
-    y = _signal(seed=15) * np.linspace(0.0, 1.0, 4000, dtype=np.float32)
+    y = noise(4000, seed=15) * np.linspace(0.0, 1.0, 4000, dtype=np.float32)
     got = self.variant(functools.partial(F.spectral_centroid, **kwargs))(y)
     expected = librosa.feature.spectral_centroid(y=y, **kwargs)[0]
     self.assertEqual(got.ndim, 1)
-    self.assertLessEqual(_rel_err(got, expected), RTOL)
+    self.assertLessEqual(rel_err(got, expected), RTOL)
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_from_spectrogram_with_silent_frame(self):
-    S = np.abs(librosa.stft(_signal(seed=16), **STFT))
+    S = np.abs(librosa.stft(noise(4000, seed=16), **STFT))
     S[:, 3] = 0.0  # a silent frame has centroid 0
     freq = np.linspace(0.0, 5000.0, S.shape[0])
     got = np.asarray(self.variant(lambda S: F.spectral_centroid(S=S, sr=SR))(_T(S)))
     expected = librosa.feature.spectral_centroid(S=S, sr=SR)[0]
     self.assertEqual(got[3], 0.0)
-    self.assertLessEqual(_rel_err(got, expected), RTOL)
+    self.assertLessEqual(rel_err(got, expected), RTOL)
     got = F.spectral_centroid(S=_T(S), sr=SR, freq=freq)
-    self.assertLessEqual(_rel_err(got, librosa.feature.spectral_centroid(S=S, freq=freq)[0]),
+    self.assertLessEqual(rel_err(got, librosa.feature.spectral_centroid(S=S, freq=freq)[0]),
                          RTOL)
 
   def test_sinusoid(self):
@@ -343,7 +324,7 @@ class LogfreqTest(chex.TestCase):
                          kwargs["sr"] / 2)
       kwargs = dict(kwargs, n_bins=n)
     expected = _logfreq_twin(**kwargs)
-    self.assertLessEqual(_rel_err(got, expected), FB_RTOL)
+    self.assertLessEqual(rel_err(got, expected), FB_RTOL)
 
   def test_no_empty_filters(self):
     # Semitones from C1 with 31 Hz FFT bins: the low bands are much narrower than a bin.
@@ -361,13 +342,13 @@ class LogfreqTest(chex.TestCase):
   @chex.variants(with_jit=True, without_jit=True)
   @parameterized.parameters(dict(power=1.0, norm="sum"), dict(power=2.0, norm=None))
   def test_spectrogram_matches_twin(self, power, norm):
-    y = _signal(seed=17)
+    y = noise(4000, seed=17)
     got = self.variant(functools.partial(F.logfreq_spectrogram, sr=SR, **STFT, power=power,
                                          norm=norm))(y)
     S = np.abs(librosa.stft(y.astype(np.float64), **STFT)).T ** power
     fb = _logfreq_twin(sr=SR, n_fft=512, fmin=32.703195662574764, bins_per_octave=12,
                        n_bins=got.shape[-1], norm=norm)
-    self.assertLessEqual(_rel_err(got, S @ fb), RTOL)
+    self.assertLessEqual(rel_err(got, S @ fb), RTOL)
 
   @parameterized.parameters(
       (440.0, 45),  # A4 = MIDI 69 = 24 + 45 with the default fmin (C1)
@@ -384,7 +365,7 @@ class LogfreqTest(chex.TestCase):
     self.assertLess(abs(12 * np.log2(freq / centres[band])), 0.5)
 
   def test_from_spectrogram(self):
-    y = _signal(seed=18)
+    y = noise(4000, seed=18)
     S = spectral.magnitude(spectral.stft(y, **STFT))
     np.testing.assert_allclose(F.logfreq_spectrogram(S=S, sr=SR, n_bins=60),
                                F.logfreq_spectrogram(y, sr=SR, **STFT, n_bins=60), rtol=1e-6)
@@ -399,7 +380,7 @@ class RealClipTest(chex.TestCase):
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_speech_features(self):
-    y, sr = _clip(LJSPEECH_CLIP)
+    y, sr = clip(LJSPEECH_CLIP)
     kwargs = dict(sr=sr, n_fft=1024, hop_length=256)
 
     def all_features(y):
@@ -410,20 +391,20 @@ class RealClipTest(chex.TestCase):
 
     mel, mfcc, d1, d2, centroid = self.variant(all_features)(y)
     ref_mfcc = librosa.feature.mfcc(y=y, **kwargs, n_mels=80, n_mfcc=13)
-    self.assertLessEqual(_rel_err(mel, _T(librosa.feature.melspectrogram(y=y, **kwargs,
+    self.assertLessEqual(rel_err(mel, _T(librosa.feature.melspectrogram(y=y, **kwargs,
                                                                           n_mels=80))), RTOL)
-    self.assertLessEqual(_rel_err(mfcc, _T(ref_mfcc)), RTOL)
-    self.assertLessEqual(_rel_err(d1, _T(librosa.feature.delta(ref_mfcc))), RTOL)
-    self.assertLessEqual(_rel_err(d2, _T(librosa.feature.delta(ref_mfcc, order=2, width=5))),
+    self.assertLessEqual(rel_err(mfcc, _T(ref_mfcc)), RTOL)
+    self.assertLessEqual(rel_err(d1, _T(librosa.feature.delta(ref_mfcc))), RTOL)
+    self.assertLessEqual(rel_err(d2, _T(librosa.feature.delta(ref_mfcc, order=2, width=5))),
                          RTOL)
     self.assertLessEqual(
-        _rel_err(centroid, librosa.feature.spectral_centroid(y=y, **kwargs)[0]), RTOL)
+        rel_err(centroid, librosa.feature.spectral_centroid(y=y, **kwargs)[0]), RTOL)
 
   def test_esc50_mel(self):
-    y, sr = _clip(ESC50_CLIP, seconds=5.0)
+    y, sr = clip(ESC50_CLIP, seconds=5.0)
     got = jax.jit(functools.partial(F.melspectrogram, sr=sr, n_fft=1024, hop_length=512))(y)
     expected = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=512)
-    self.assertLessEqual(_rel_err(got, _T(expected)), RTOL)
+    self.assertLessEqual(rel_err(got, _T(expected)), RTOL)
 
 
 # ----------------------------------------------------------------------------
@@ -435,7 +416,7 @@ class GradientTest(parameterized.TestCase):
 
   @parameterized.parameters(["random"], ["zeros"])
   def test_gradients_finite(self, signal):
-    y = jnp.asarray(_signal(2048, seed=19) if signal == "random" else np.zeros(2048, np.float32))
+    y = jnp.asarray(noise(2048, seed=19) if signal == "random" else np.zeros(2048, np.float32))
     kwargs = dict(sr=SR, **STFT)
     losses = {
         "log_mel": lambda y: jnp.sum(jnp.log(F.melspectrogram(y, **kwargs, n_mels=32) + 1e-6)),
@@ -451,7 +432,7 @@ class GradientTest(parameterized.TestCase):
         self.assertGreater(float(jnp.max(jnp.abs(grad))), 0.0, name)
 
   def test_vmap(self):
-    y = _signal(2048, seed=20, shape=(3,))
+    y = noise(2048, seed=20, shape=(3,))
     fn = functools.partial(F.mfcc, sr=SR, **STFT, n_mels=32, n_mfcc=13)
     np.testing.assert_allclose(jax.vmap(fn)(y), fn(y), atol=1e-4)
 
@@ -499,7 +480,7 @@ class BadArgumentTest(parameterized.TestCase):
       F.deltas(np.zeros((10, 4), np.float32), **kwargs)
 
   def test_feature_arguments(self):
-    y = _signal(2048)
+    y = noise(2048)
     with self.assertRaisesRegex(ValueError, "exactly one of y"):
       F.melspectrogram(sr=SR)
     with self.assertRaisesRegex(ValueError, "exactly one of y"):

@@ -1,0 +1,64 @@
+"""Helpers shared by the test modules (imported as ``from conftest import ...``).
+
+``rel_err`` is the suite's error measure (max |error| relative to the reference's peak);
+``db_err`` and ``band_rel_err`` make errors in quiet bands visible, which a peak-relative
+measure hides; ``noise`` is the seeded white-noise test signal; ``clip`` loads a real
+recording from the shared data folder or skips the test when it is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def rel_err(actual, expected) -> float:
+  """``max |actual - expected| / max |expected|`` (shapes must match)."""
+  actual, expected = np.asarray(actual), np.asarray(expected)
+  assert actual.shape == expected.shape, (actual.shape, expected.shape)
+  return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+
+
+def db_err(actual, expected, *, floor_db: float = -100.0, power: bool = True) -> float:
+  """Max |dB difference| over the entries within ``-floor_db`` dB of the reference's peak.
+
+  Quiet entries count as much as loud ones (down to the floor, below which float32
+  round-off of the loud bins dominates any implementation).
+  """
+  actual = np.abs(np.asarray(actual, np.float64))
+  expected = np.abs(np.asarray(expected, np.float64))
+  assert actual.shape == expected.shape, (actual.shape, expected.shape)
+  scale = 10.0 if power else 20.0
+  peak = expected.max()
+  keep = expected > peak * 10.0 ** (floor_db / scale)
+  tiny = np.finfo(np.float64).tiny
+  diff = scale * np.abs(np.log10(np.maximum(actual[keep], tiny) / expected[keep]))
+  return float(diff.max())
+
+
+def band_rel_err(actual, expected) -> np.ndarray:
+  """Per band (last axis): max |error| / max |reference| within that band."""
+  actual, expected = np.asarray(actual), np.asarray(expected)
+  assert actual.shape == expected.shape, (actual.shape, expected.shape)
+  axes = tuple(range(actual.ndim - 1))
+  return np.max(np.abs(actual - expected), axis=axes) / np.max(np.abs(expected), axis=axes)
+
+
+def noise(n: int, seed: int = 0, shape: tuple[int, ...] = ()) -> np.ndarray:
+  """Seeded white noise ``[*shape, n]`` float32."""
+  return np.random.default_rng(seed).standard_normal((*shape, n)).astype(np.float32)
+
+
+def clip(path: Path, seconds: float = 2.0) -> tuple[np.ndarray, int]:
+  """The first ``seconds`` of a real recording (mono float32) and its rate; skips if absent."""
+  if not Path(path).exists():
+    pytest.skip(f"data not present: {path}")
+  y, sr = sf.read(path, dtype="float32", always_2d=False)
+  if y.ndim > 1:
+    y = y.mean(axis=1)
+  return y[: int(seconds * sr)], sr
