@@ -2,14 +2,27 @@
 
   python -m experiments.reconstruct --input=FILE --output=OUT.wav --method=pghi+fgla --n_iter=60
 
-Writes OUT.wav (atomically) and OUT.json beside it with the spectral convergence
-(dB, lower is better), the reconstruction's wall time (a second, compiled run)
-and the compile time (first run minus second). A bad input file gives a one-line
-error, exit status 1, and nothing is written.
+Writes OUT.wav and OUT.json beside it (the spectral convergence in dB, lower is better; the
+reconstruction's wall time, a second, compiled run; the compile time, first run minus second;
+the output gain) as one set: both appear together or neither changes.
+
+Level: the reconstruction keeps the input's level (phase.reconstruct is level-invariant); if
+its peak exceeds 1 (a new phase can raise the peak) it is scaled down to a peak of 0.99 so no
+output format clips, and the factor is recorded as ``output_gain`` (the same rule as
+style_transfer). The spectral convergence is measured before that scaling.
+
+Length: the whole magnitude and the Griffin-Lim state live in memory (about 1.1 GB peak per
+10 minutes at the default 22.05 kHz / n_fft 1024 / hop 256 on CPU, see the reliability notes),
+so inputs longer than ``--max_seconds`` (default 600 s) are refused before decoding.
+
+Errors (a bad input file, an output location that cannot be written, an output that would
+replace the input) give one line on stderr and exit status 1, before any computation;
+nothing is written.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -31,15 +44,34 @@ _N_FFT = flags.DEFINE_integer("n_fft", 1024, "FFT size in samples.")
 _HOP_LENGTH = flags.DEFINE_integer("hop_length", 256, "Hop in samples.")
 _SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz the input is resampled to.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the jax.random key (random initial phases).")
+_MAX_SECONDS = flags.DEFINE_float(
+    "max_seconds", 600.0, "Refuse inputs longer than this many seconds (memory grows with "
+    "the length: about 1.1 GB per 10 minutes); <= 0 removes the limit.")
+
+MAX_PEAK = 0.99
 
 
+def check_outputs(input_path: str, output_path: str) -> tuple[Path, Path]:
+  """The output audio and JSON paths, checked before any work (OutputError / AudioError)."""
+  output = Path(output_path)
+  metrics = output.with_suffix(".json")
+  files.check_output_file(output, inputs=[input_path], sidecars=[metrics])
+  audio.check_format(output)
+  return output, metrics
 
 
 def run(*, input_path: str, output_path: str, method: str, n_iter: int | None, n_fft: int,
-        hop_length: int, sr: int, seed: int) -> dict:
-  """Reconstructs ``input_path`` and writes the audio and its metrics; returns the metrics."""
-  output = Path(output_path)
-  x, sr = audio.load_audio(input_path, sr=sr, min_samples=n_fft)
+        hop_length: int, sr: int, seed: int, max_seconds: float | None = 600.0) -> dict:
+  """Reconstructs ``input_path`` and writes the audio and its metrics; returns the metrics.
+
+  Raises:
+    AudioError: a bad or too long input (nothing written).
+    OutputError: an output location that cannot be used or would replace the input.
+    ValueError: bad settings.
+  """
+  output, metrics_path = check_outputs(input_path, output_path)
+  x, sr = audio.load_audio(input_path, sr=sr, min_samples=n_fft, max_seconds=max_seconds,
+                           max_seconds_flag="--max_seconds")
   S = np.abs(np.asarray(spectral.stft(x, n_fft=n_fft, hop_length=hop_length)))
   key = jax.random.key(seed)
 
@@ -52,21 +84,29 @@ def run(*, input_path: str, output_path: str, method: str, n_iter: int | None, n
 
   _, first = once()
   y, wall = once()
+  if not np.all(np.isfinite(y)):
+    raise audio.AudioError(f"{input_path}: phase reconstruction ({method}) gave non-finite "
+                           "samples")
   sc = float(phase.spectral_convergence(S, y, n_fft=n_fft, hop_length=hop_length))
+  peak = float(np.max(np.abs(y)))
+  gain = MAX_PEAK / peak if peak > 1.0 else 1.0
   metrics = dict(
       input=str(input_path), output=str(output), method=method,
       n_iter=phase.DEFAULT_N_ITER if n_iter is None else n_iter, n_fft=n_fft,
       hop_length=hop_length, sr=sr, samples=int(x.shape[-1]), frames=int(S.shape[0]),
       spectral_convergence_db=round(sc, 3), wall_s=round(wall, 4),
       compile_s=round(max(first - wall, 0.0), 3), device=str(jax.devices()[0]),
+      output_gain=gain, output_peak=round(peak * gain, 6),
   )
-  output.parent.mkdir(parents=True, exist_ok=True)
-  audio.save_audio(output, y, sr)
-  files.write_json(output.with_suffix(".json"), metrics)
+  with files.output_set(output.parent, inputs=[input_path]) as tmp:
+    audio.save_audio(tmp / output.name, (y * gain).astype(np.float32), sr)
+    files.write_json(tmp / metrics_path.name, metrics)
   return metrics
 
 
 def main(argv):
+  logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # no TPU-probe line
+  audio.show_warnings_as_lines()
   if len(argv) > 1:
     print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
     return 1
@@ -76,8 +116,8 @@ def main(argv):
   try:
     metrics = run(input_path=_INPUT.value, output_path=_OUTPUT.value, method=_METHOD.value,
                   n_iter=_N_ITER.value, n_fft=_N_FFT.value, hop_length=_HOP_LENGTH.value,
-                  sr=_SR.value, seed=_SEED.value)
-  except (audio.AudioError, ValueError) as e:
+                  sr=_SR.value, seed=_SEED.value, max_seconds=_MAX_SECONDS.value)
+  except (audio.AudioError, files.OutputError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
   print(f"wrote {metrics['output']}: SC {metrics['spectral_convergence_db']:.2f} dB, "

@@ -449,6 +449,24 @@ def resample(x, orig_sr: int, target_sr: int) -> np.ndarray:
   return np.ascontiguousarray(y[..., :n_out])
 
 
+def show_warnings_as_lines() -> None:
+  """For command-line tools: print each :class:`AudioWarning` as one ``warning: ...`` line."""
+  previous = warnings.showwarning
+
+  def show(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, AudioWarning):
+      print(f"warning: {message}", file=sys.stderr)
+    else:
+      previous(message, category, filename, lineno, file, line)
+
+  warnings.showwarning = show
+
+
+def check_format(path) -> str:
+  """libsndfile's format for an output path's extension (AudioError for an unknown one)."""
+  return _format_for(Path(path))
+
+
 def _format_for(path: Path) -> str:
   ext = path.suffix.lower().lstrip(".")
   formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "mp3": "MP3",

@@ -130,12 +130,23 @@ def plot_spectrogram(ax, S_db, *, sr: float, hop_length: int, n_fft: int | None 
   return mesh
 
 
-def plot_waveform(ax, y, *, sr: float, title: str = ""):
-  """Draws audio ``y[samples]`` against time in seconds."""
+def plot_waveform(ax, y, *, sr: float, title: str = "", max_points: int = 20000):
+  """Draws audio ``y[samples]`` against time in seconds.
+
+  Beyond ``max_points`` samples it draws the min/max envelope over ``max_points // 2``
+  equal spans instead (what a screen can show; hours of audio stay cheap to draw).
+  """
   y = np.asarray(y)
   if y.ndim != 1:
     raise ValueError(f"y must be [samples], got shape {y.shape}")
-  ax.plot(np.arange(y.size) / float(sr), y, linewidth=0.5)
+  if y.size > max_points:
+    columns = max_points // 2
+    edges = np.linspace(0, y.size, columns + 1).astype(np.int64)
+    low = np.minimum.reduceat(y, edges[:-1])
+    high = np.maximum.reduceat(y, edges[:-1])
+    ax.fill_between(edges[:-1] / float(sr), low, high, step="post", linewidth=0.5)
+  else:
+    ax.plot(np.arange(y.size) / float(sr), y, linewidth=0.5)
   ax.set_xlim(0, y.size / float(sr))
   ax.set_xlabel("time (s)")
   ax.set_ylabel("amplitude")

@@ -107,3 +107,37 @@ def test_cli_default_and_bad_file(tmp_path):
   assert len(lines) == 1 and lines[0].startswith("error: ") and "noise.wav" in lines[0], lines
   assert "Traceback" not in result.stderr
   assert not (tmp_path / "bad").exists()
+
+
+def test_chunked_stream_equals_whole_clip(tmp_path):
+  """Frames computed in chunks (and the two-pass dB) equal the whole-clip computation."""
+  rng = np.random.default_rng(3)
+  sr, n_fft, hop = 8000, 256, 64
+  t = np.arange(2 * sr) / sr
+  y = (0.4 * np.sin(2 * np.pi * 300 * t * (1 + t)) + 0.05 * rng.standard_normal(t.size))
+  y = y.astype(np.float32)
+  display, shapes, group, width = representations.stream(
+      y, tmp_path, sr=sr, n_fft=n_fft, hop_length=hop, n_mels=32, n_mfcc=13, chunk_frames=48,
+      display_frames=40)
+  frames = 1 + y.size // hop
+  assert group == -(-frames // 40) and width == 9
+  assert shapes["linear_db"] == [frames, n_fft // 2 + 1] and shapes["mfcc"] == [frames, 13]
+  linear = np.load(tmp_path / "linear_db.npy")
+  ref = librosa.amplitude_to_db(np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop,
+                                                    pad_mode="constant")), ref=np.max).T
+  np.testing.assert_allclose(linear, ref, atol=2e-3)
+  mel = np.load(tmp_path / "mel_db.npy")
+  mel_power = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop,
+                                             n_mels=32, pad_mode="constant")
+  np.testing.assert_allclose(mel, librosa.power_to_db(mel_power, ref=np.max).T, atol=2e-3)
+  mfcc = np.load(tmp_path / "mfcc.npy")
+  ref_mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel_power), n_mfcc=13).T
+  np.testing.assert_allclose(mfcc, ref_mfcc, atol=1e-3 * np.abs(ref_mfcc).max())
+  np.testing.assert_allclose(np.load(tmp_path / "mfcc_delta.npy"),
+                             librosa.feature.delta(ref_mfcc.T, width=9).T,
+                             atol=1e-3 * np.abs(ref_mfcc).max())
+  # The figure's arrays: the max (dB) / mean (MFCC) over each group of frames.
+  assert display["linear_db"].shape == (-(-frames // group), n_fft // 2 + 1)
+  np.testing.assert_allclose(display["linear_db"][1], linear[group:2 * group].max(0))
+  np.testing.assert_allclose(display["mfcc"][-1], mfcc[(frames - 1) // group * group:].mean(0),
+                             rtol=1e-5, atol=1e-5)

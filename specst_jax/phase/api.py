@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
@@ -84,7 +85,9 @@ def reconstruct(
     momentum: fast-GLA momentum (``"fgla"`` stages).
 
   Returns:
-    Audio ``[..., samples]`` (float32).
+    Audio ``[..., samples]`` (float32), at the level of ``S``: the reconstruction runs on
+    ``S`` scaled to a peak of 1 and the result is scaled back, so it does not depend on the
+    input's level (no overflow for loud float files).
   """
   if method not in METHODS:
     raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
@@ -93,6 +96,12 @@ def reconstruct(
   n_iter = DEFAULT_N_ITER if n_iter is None else n_iter
   if not isinstance(n_iter, int | np.integer) or n_iter < 0:
     raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
+  # Level invariance: every method is scale-equivariant in exact arithmetic, so reconstruct
+  # the spectrogram scaled to a peak of 1 and restore the level after (a float file peaking at
+  # 5e5 would otherwise overflow intermediate powers and come back as NaN).
+  peak = jnp.max(S, axis=(-2, -1), keepdims=True)
+  scale = jnp.where(peak > 0, peak, 1.0)
+  S = S / scale
   first, _, stage = method.partition("+")
   if first in ("gla", "fgla"):
     init, stage = "random", first
@@ -101,11 +110,13 @@ def reconstruct(
                            win_length=win_length, window=window)
     if not stage:
       _common.check_window(window)
-      return _compiled_synthesise()(S, init, n_fft=n_fft, hop_length=hop_length,
-                                    win_length=win_length, window=window, center=center,
-                                    length=length)
-  return griffin_lim(
+      y = _compiled_synthesise()(S, init, n_fft=n_fft, hop_length=hop_length,
+                                 win_length=win_length, window=window, center=center,
+                                 length=length)
+      return y * scale[..., 0]
+  y = griffin_lim(
       S, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
       center=center, length=length, n_iter=int(n_iter),
       momentum=momentum if stage == "fgla" else 0.0, init=init, key=key,
   )
+  return y * scale[..., 0]
