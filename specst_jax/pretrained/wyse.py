@@ -34,7 +34,7 @@ from typing import Any
 import flax.serialization
 import numpy as np
 
-from specst_jax import files
+from specst_jax import files, representations
 from specst_jax.models import wyse
 from specst_jax.models.wyse import WyseClassifier
 
@@ -178,17 +178,15 @@ class WyseBundle:
   provenance: dict[str, Any]
   mean: np.ndarray | None
   std: np.ndarray | None
-  stft: Any
+  stft: representations.Stft
   representation: str
-  options: Any
+  options: representations.Options
   label: str
 
 
 def bundle_from_loaded(loaded: tuple[WyseClassifier, Any, dict[str, Any]], label: str
                        ) -> WyseBundle:
   """A :class:`WyseBundle` of :func:`load_wyse`'s result."""
-  from specst_jax import representations  # the registry of inputs; imported on use
-
   module, params, prov = loaded
   settings = feature_settings(prov)
   options = representations.Options(**{f.name: settings[f.name]
