@@ -139,3 +139,21 @@ def test_evaluate_cli_reproduces_the_shipped_ensemble(real_cache, tmp_path):
   for m, g in zip(got["models"], golden["models"], strict=True):
     assert m["accuracy"] == g["accuracy"] == g["shipped_test_accuracy"]
     assert m["loss"] == pytest.approx(g["loss"], rel=1e-4)
+
+
+def test_posterior_fn_is_class_posterior_of_the_weights_own_features():
+  from specst_jax.classifier.features import feature_fn
+  loaded = pretrained.load_wyse("log_mel_wide")
+  fn, cfg = evaluate.posterior_fn(loaded, "rooster")
+  assert (cfg.sr, cfg.n_samples, cfg.representation) == (16000, 80000, "log_mel")
+  t = np.arange(cfg.n_samples) / cfg.sr
+  audio = np.stack([np.sin(2 * np.pi * 700 * t), 0.1 * np.sin(2 * np.pi * 3000 * t)])
+  got = np.asarray(fn(audio.astype(np.float32)))
+  module, params, prov = loaded
+  x = (np.asarray(feature_fn(cfg)(audio.astype(np.float32))) - prov["mean"]) / prov["std"]
+  logits = np.asarray(module.apply({"params": params}, jnp.asarray(x))[0], np.float64)
+  p = np.exp(logits - logits.max(-1, keepdims=True))
+  p /= p.sum(-1, keepdims=True)
+  np.testing.assert_allclose(got, p[:, prov["classes"].index("rooster")], rtol=1e-4, atol=1e-7)
+  with pytest.raises(ValueError, match="'unicorn' is not one of"):
+    evaluate.posterior_fn(loaded, "unicorn")

@@ -19,7 +19,7 @@ from jax.typing import ArrayLike
 
 from specst_jax import pretrained
 from specst_jax.classifier import esc50, splits, steps
-from specst_jax.classifier.features import FeatureConfig, load_dataset
+from specst_jax.classifier.features import FeatureConfig, feature_fn, load_dataset
 
 
 def evaluate_one(weights, data_dir, folds: Sequence[int], cache_dir, batch_size: int,
@@ -111,3 +111,30 @@ def class_posterior(params: Any, audio: ArrayLike, *, model: Any,
   if not 0 <= class_index < logits.shape[-1]:
     raise ValueError(f"class_index {class_index} outside [0, {logits.shape[-1]})")
   return jax.nn.softmax(logits, axis=-1)[..., class_index]
+
+
+def posterior_fn(loaded: tuple[Any, Any, dict], class_name: str
+                 ) -> tuple[Callable[[ArrayLike], jax.Array], FeatureConfig]:
+  """Trained weights' jitted ``audio [batch, samples] -> P(class_name) [batch]``.
+
+  Args:
+    loaded: :func:`specst_jax.pretrained.load_wyse`'s ``(module, params, provenance)``.
+    class_name: one of the provenance's ``classes`` (e.g. ``"rooster"``).
+
+  Returns:
+    ``(fn, feature_config)``: ``fn`` takes audio at ``feature_config.sr`` Hz, exactly
+    ``feature_config.n_samples`` long, and applies the weights' own feature map and
+    standardisation (:func:`class_posterior`).
+
+  Raises:
+    ValueError: ``class_name`` is not one of the weights' classes.
+  """
+  module, params, prov = loaded
+  classes = list(prov["classes"])
+  if class_name not in classes:
+    raise ValueError(f"class {class_name!r} is not one of the weights' classes {classes}")
+  cfg = FeatureConfig.from_provenance(prov)
+  post = jax.jit(lambda p, y: class_posterior(
+      p, y, model=module, features_fn=feature_fn(cfg), class_index=classes.index(class_name),
+      mean=prov.get("mean"), std=prov.get("std")))
+  return (lambda audio: post(params, audio)), cfg
