@@ -10,7 +10,7 @@ from absl.testing import absltest
 
 from specst_jax.models import vgg19 as vgg
 from specst_jax.models.ulyanov import UlyanovNet, ulyanov_params, ulyanov_std, unfold_frames
-from specst_jax.style import pipeline
+from specst_jax.style import nets
 
 
 def _np_conv1d_valid(x, k):
@@ -22,7 +22,7 @@ def _np_conv1d_valid(x, k):
 class UlyanovTest(chex.TestCase):
 
   def test_std_formula(self):
-    # ANCHORS.md: std = sqrt(2) * sqrt(2 / ((1025 + 4096) * 11)).
+    # Ulyanov & Lebedev's code: std = sqrt(2) * sqrt(2 / ((1025 + 4096) * 11)).
     self.assertAlmostEqual(ulyanov_std(1025, 4096, 11),
                            math.sqrt(2) * math.sqrt(2 / ((1025 + 4096) * 11)), places=12)
     k = ulyanov_params(jax.random.key(0), 100, 200, 7)["params"]["kernel"]
@@ -70,7 +70,7 @@ class UlyanovTest(chex.TestCase):
 class WyseUseTest(absltest.TestCase):
 
   def test_features_any_length_and_random_condition(self):
-    setup = pipeline.wyse_setup(jax.random.key(0), 33)
+    setup = nets.wyse_net(jax.random.key(0), 33)
     leaves = jax.tree.leaves(setup.params)
     self.assertTrue(all(float(jnp.max(jnp.abs(a))) <= 0.1 for a in leaves))
     self.assertGreater(float(jnp.std(leaves[0])), 0.05)  # U(-0.1, 0.1) has std 0.0577
@@ -78,7 +78,7 @@ class WyseUseTest(absltest.TestCase):
     self.assertEqual(feats["conv1"].shape, (21, 2048))
     self.assertEqual(feats["conv2"].shape, (10, 64))
     with self.assertRaisesRegex(ValueError, "bins"):
-      pipeline.wyse_setup(jax.random.key(0), 40, params=setup.params)
+      nets.wyse_net(jax.random.key(0), 40, params=setup.params)
 
 
 class VGG19Test(chex.TestCase):

@@ -1,6 +1,6 @@
-"""Tests of the Gram / content losses, the compiled optimisation loop and the style tool."""
+"""Tests of the Gram / content losses, the compiled optimisation loop, the net registry, the
+transfer engine (single, batched, sharded, live progress) and the style tool."""
 
-import functools
 import json
 import os
 import subprocess
@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
 
-from specst_jax.style import losses, optimize, pipeline
+from specst_jax import representations
+from specst_jax.style import losses, nets, optimize, transfer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +124,13 @@ class GramTest(chex.TestCase, parameterized.TestCase):
 
 
 def _tiny_setup(n_bins=16, filters=32, width=3):
-  return pipeline.ulyanov_setup(jax.random.key(0), n_bins, filters=filters, kernel_width=width)
+  return nets.ulyanov_net(jax.random.key(0), n_bins, filters=filters, kernel_width=width)
+
+
+def _tiny_settings(**over):
+  base = dict(n_fft=32, hop_length=8, sr=8000, filters=32, n_iter=6, phase_iter=2,
+              phase_method="fgla")
+  return transfer.Settings.for_net(over.pop("net", "ulyanov"), dict(base, **over))
 
 
 class OptimizeTest(chex.TestCase, parameterized.TestCase):
@@ -171,64 +178,176 @@ class OptimizeTest(chex.TestCase, parameterized.TestCase):
 
   def test_batch_equals_per_example(self):
     setup = _tiny_setup()
+    settings = _tiny_settings()
     cs = jax.random.uniform(jax.random.key(1), (2, 20, 16))
     ss = jax.random.uniform(jax.random.key(2), (2, 26, 16))
     keys = jax.random.split(jax.random.key(5), 2)
-    run = jax.jit(functools.partial(pipeline.stylize_batch, features_fn=setup.features_fn,
-                                    config=setup.config, n_iter=6))
-    batched = run(setup.params, cs, ss, keys)
+    batched = transfer.Optimizer(setup, settings, batched=True, progress=None)(
+        setup.params, cs, (ss,), keys)
+    single = transfer.Optimizer(setup, settings, progress=None)
     for i in range(2):
-      single = run(setup.params, cs[i:i + 1], ss[i:i + 1], keys[i:i + 1])
-      np.testing.assert_allclose(batched.x[i], single.x[0], rtol=1e-4, atol=1e-5)
-      np.testing.assert_allclose(batched.losses[i], single.losses[0], rtol=1e-4)
+      one = single(setup.params, cs[i], (ss[i],), keys[i])
+      np.testing.assert_allclose(batched.x[i], one.x, rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(batched.losses[i], one.losses, rtol=1e-4)
 
   @parameterized.parameters("ulyanov", "wyse")
   def test_silent_input_is_finite(self, net):
     n_bins = 17
     S = jnp.zeros((12, n_bins))
     setup = (_tiny_setup(n_bins) if net == "ulyanov"
-             else pipeline.wyse_setup(jax.random.key(0), n_bins))
-    x = pipeline.to_representation(S, setup.representation)
+             else nets.wyse_net(jax.random.key(0), n_bins))
+    stft = representations.Stft(n_fft=32)
+    x = representations.encode(setup.representation, S, stft)
     self.assertTrue(bool(jnp.all(jnp.isfinite(x))))
-    run = jax.jit(functools.partial(
-        pipeline.stylize_batch, features_fn=setup.features_fn, config=setup.config,
-        optimizer="adam", n_iter=3, learning_rate=0.1, init="mix"))
-    r = run(setup.params, x[None], x[None], jax.random.split(jax.random.key(0), 1))
+    settings = _tiny_settings(optimizer="adam", n_iter=3, learning_rate=0.1, init="mix",
+                              filters=None if net == "wyse" else 32, net=net)
+    r = transfer.Optimizer(setup, settings, progress=None)(setup.params, x, (x,),
+                                                           jax.random.key(0))
     self.assertTrue(bool(jnp.all(jnp.isfinite(r.x))))
     self.assertTrue(bool(jnp.all(jnp.isfinite(r.losses))))
-    S_out = pipeline.from_representation(r.x[0], setup.representation)
+    S_out = representations.decode(setup.representation, r.x)
     self.assertTrue(bool(jnp.all(jnp.isfinite(S_out))) and bool(jnp.all(S_out >= 0)))
-
-  def test_representation_round_trip(self):
-    S = jax.random.uniform(jax.random.key(0), (6, 9)) * 3.0 + 0.01
-    for rep in pipeline.REPRESENTATIONS:
-      x = pipeline.to_representation(S, rep)
-      ref = 1.0 if rep == "log1p" else jnp.max(S)
-      np.testing.assert_allclose(pipeline.from_representation(x, rep, ref=ref), S, rtol=1e-4)
 
   def test_style_shorter_than_receptive_field(self):
     setup = _tiny_setup(width=5)
-    with self.assertRaisesRegex(ValueError, "receptive field"):
-      pipeline.check_frames(setup, jnp.zeros((4, 16)), "style 0")
+    with self.assertRaisesRegex(ValueError, "style 0: 4 frames .* receptive field"):
+      setup.check_frames(jnp.zeros((4, 16)), "style 0")
+
+  @parameterized.parameters("adam", "lbfgs")
+  def test_progress_is_reported_from_inside_the_loop(self, optimizer):
+    # Every 2 steps, in order, with the loss the curve records at that step (so the report
+    # comes from the running loop, not from a log written after it).
+    setup = _tiny_setup()
+    settings = _tiny_settings(optimizer=optimizer, learning_rate=0.05)
+    seen = []
+    c = jax.random.uniform(jax.random.key(1), (20, 16))
+    opt = transfer.Optimizer(setup, settings,
+                             progress=(lambda i, v: seen.append((int(i), float(v))), 2))
+    r = opt(setup.params, c, (c[::-1],), jax.random.key(3))
+    steps = [i for i, _ in seen]
+    self.assertEqual(steps, list(range(0, int(r.n_iter), 2)))
+    np.testing.assert_allclose([v for _, v in seen], np.asarray(r.losses)[steps], rtol=1e-6)
+
+  def test_batched_progress_is_one_report_per_step_with_the_mean_loss(self):
+    setup = _tiny_setup()
+    settings = _tiny_settings(optimizer="adam", learning_rate=0.05)
+    seen = []
+    cs = jax.random.uniform(jax.random.key(1), (3, 20, 16))
+    opt = transfer.Optimizer(setup, settings, batched=True,
+                             progress=(lambda i, v: seen.append((int(i), float(v))), 3))
+    r = opt(setup.params, cs, (cs[:, ::-1],), jax.random.split(jax.random.key(3), 3))
+    self.assertEqual([i for i, _ in seen], [0, 3])
+    np.testing.assert_allclose([v for _, v in seen], np.asarray(r.losses).mean(0)[[0, 3]],
+                               rtol=1e-5)
+
+  def test_progress_log_line(self):
+    lines = []
+    log = transfer.ProgressLog(100, label="wyse: ", write=lines.append)
+    log(0, 2.0)
+    log(0, 2.0)  # a second device reporting the same step: skipped
+    log(50, np.array([1.0, 3.0]))
+    self.assertEqual(len(lines), 2)
+    self.assertRegex(lines[1], r"^wyse: step 50/100: loss 2, [0-9.e+]+ it/s, \d+ s left$")
+
+
+class TransferTest(chex.TestCase, parameterized.TestCase):
+
+  def test_settings_resolve_adopt_and_validate(self):
+    s = transfer.Settings.for_net("wyse", {"n_iter": 7, "sr": None, "n_fft": 512})
+    self.assertEqual((s.n_iter, s.optimizer, s.learning_rate, s.init), (7, "adam", 0.01, "content"))
+    self.assertEqual(s.stft, nets.NETS["wyse"].stft)
+    self.assertEqual(s.stft_given, ("n_fft",))
+    self.assertEqual(hash(s), hash(transfer.Settings.for_net("wyse", {"n_iter": 7})))
+    demo = transfer.Settings.for_net("ulyanov", demo=True)
+    self.assertEqual((demo.n_iter, demo.filters, demo.phase_iter), (60, 1024, 60))
+    self.assertIsNone(transfer.Settings.for_net("wyse", demo=True).filters)
+    trained = nets.Weights("trained (x)", None, stft=representations.Stft(16000, 512, 128, False))
+    self.assertEqual(s.adopt(trained).stft.sr, 16000)
+    with self.assertRaisesRegex(ValueError, "trained with n_fft=512, the run asks for n_fft=1024"):
+      transfer.Settings.for_net("wyse", {"n_fft": 1024}).adopt(trained)
+    for bad, msg in (({"filters": 8}, "filters applies to the ulyanov net only"),
+                     ({"optimizer": "sgd"}, "optimizer must be one of"),
+                     ({"noise": 2.0}, "noise must be in"), ({"bogus": 1}, "unknown settings"),
+                     ({"phase_method": "x"}, "phase_method must be one of")):
+      with self.assertRaisesRegex(ValueError, msg):
+        transfer.Settings.for_net("wyse", bad)
+    with self.assertRaisesRegex(ValueError, "net must be one of"):
+      transfer.Settings.for_net("resnet")
+    d = s.as_dict()
+    for k in ("sr", "n_fft", "hop_length", "center", "net", "n_iter", "weights_flag", "seed",
+              "stft_given", "filters", "phase_method"):
+      self.assertIn(k, d)
+
+  def test_registry_is_consistent(self):
+    for name, spec in nets.NETS.items():
+      self.assertEqual(spec.name, name)
+      self.assertIn(spec.representation, representations.REPRESENTATIONS)
+      self.assertTrue(representations.get(spec.representation).invertible)
+      s = transfer.Settings.for_net(name)  # the defaults are valid settings
+      self.assertEqual(s.stft, spec.stft)
+    with self.assertRaisesRegex(ValueError, "always uses random weights"):
+      nets.load_weights("ulyanov", "weights.npz")
+    self.assertIsNone(nets.load_weights("wyse", "random"))
+    with self.assertRaises(FileNotFoundError):
+      nets.load_weights("wyse", "/nonexistent/w.msgpack")
+    warned = []
+    self.assertIsNone(nets.load_weights("vgg19", None, warn=warned.append))
+    self.assertIn("RANDOM", warned[0])
+
+  def test_peak_normalize_twin(self):
+    y = np.array([[0.0, 0.5, -2.0], [0.1, -0.2, 0.05], [0.0, 0.0, 0.0]], np.float32)
+    np.testing.assert_allclose(transfer.peak_normalize(y),
+                               [[0, 0.225, -0.9], [0.45, -0.9, 0.225], [0, 0, 0]], rtol=1e-6)
+    np.testing.assert_allclose(transfer.peak_normalize(y, peak=0.99, only_above=1.0),
+                               [[0, 0.2475, -0.99], [0.1, -0.2, 0.05], [0, 0, 0]], rtol=1e-6)
+
+  def test_stylize_and_batch_agree(self):
+    # One pair through the batched engine equals the single engine with the same keys.
+    s = _tiny_settings(n_iter=4)
+    t = np.arange(800) / 8000.0
+    c = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    st = np.sign(np.sin(2 * np.pi * 97 * t)).astype(np.float32) * 0.3
+    single = transfer.stylize(s, c, [st], progress=None)
+    _, k_init, k_phase = jax.random.split(jax.random.key(s.seed), 3)
+    batch = transfer.stylize_batch(s, np.stack([c, c]), np.stack([st, st]), progress=None,
+                                   keys=jnp.stack([k_init, k_init]), phase_key=k_phase)
+    self.assertEqual(batch.audio.shape, (2, 800))
+    for i in range(2):
+      np.testing.assert_allclose(batch.loss_curve[i], single.loss_curve, rtol=1e-4)
+      np.testing.assert_allclose(batch.magnitude[i], single.magnitude, rtol=1e-3, atol=1e-5)
+    self.assertLess(float(single.final_losses["total"]), float(single.loss_curve[0]))
+    self.assertTrue(np.isfinite(single.sc_db) and np.all(np.isfinite(single.audio)))
+    m = single.summary()
+    self.assertEqual(len(m["loss_curve"]), 4)
+    self.assertTrue(m["random_weights"])
+    with self.assertRaisesRegex(ValueError, "contents must be"):
+      transfer.stylize_batch(s, c, st)
 
 
 class ShardingTest(absltest.TestCase):
 
   def test_sharded_batch_matches_unsharded(self):
     code = textwrap.dedent("""
-        import functools, jax, numpy as np
-        from specst_jax.style import pipeline
+        import jax, numpy as np
+        from specst_jax.style import nets, transfer
         assert len(jax.devices()) == 4, jax.devices()
-        setup = pipeline.ulyanov_setup(jax.random.key(0), 8, filters=16, kernel_width=3)
+        setup = nets.ulyanov_net(jax.random.key(0), 8, filters=16, kernel_width=3)
+        s = transfer.Settings.for_net("ulyanov", dict(n_iter=4, optimizer="adam",
+                                                      learning_rate=0.05, filters=16))
         cs = jax.random.uniform(jax.random.key(1), (4, 12, 8))
         ss = jax.random.uniform(jax.random.key(2), (4, 10, 8))
         keys = jax.random.split(jax.random.key(3), 4)
-        kw = dict(features_fn=setup.features_fn, config=setup.config, n_iter=4,
-                  optimizer="adam", learning_rate=0.05)
-        a = pipeline.sharded_stylize_batch(setup.params, cs, ss, keys, **kw)
+        a = transfer.Optimizer(setup, s, batched=True, devices=jax.devices(), progress=None)(
+            setup.params, cs, (ss,), keys)
         assert len(a.x.sharding.device_set) == 4, a.x.sharding
-        b = jax.jit(functools.partial(pipeline.stylize_batch, **kw))(setup.params, cs, ss, keys)
+        b = transfer.Optimizer(setup, s, batched=True, progress=None)(setup.params, cs, (ss,), keys)
         np.testing.assert_allclose(a.x, b.x, rtol=1e-4, atol=1e-4)
+        try:
+          transfer.Optimizer(setup, s, batched=True, devices=jax.devices()[:3], progress=None)(
+              setup.params, cs, (ss,), keys)
+          raise AssertionError("4 pairs over 3 devices did not raise")
+        except ValueError as e:
+          assert "does not divide" in str(e), e
         print("OK")
     """)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
@@ -268,11 +387,10 @@ class CliTest(absltest.TestCase):
   def test_wyse_runs_at_the_shipped_weights_settings(self):
     # --net=wyse with no STFT flags adopts the shipped weights' sr/n_fft/hop (16 kHz), so
     # the default command works on a fresh machine; a conflicting flag is a clear error.
-    from specst_jax import pretrained
-    try:
-      _, _, meta = pretrained.load_wyse()
-    except FileNotFoundError:
+    weights = nets.load_weights("wyse", None, warn=lambda line: None)
+    if weights is None:
       self.skipTest("no shipped Wyse weights")
+    meta = weights.stft.as_dict()
     out_dir = tempfile.mkdtemp()
     r = self._run("--net=wyse", f"--output_dir={out_dir}", "--n_iter=3", "--phase_iter=3")
     self.assertEqual(r.returncode, 0, r.stderr[-3000:])
@@ -284,6 +402,7 @@ class CliTest(absltest.TestCase):
     r = self._run("--net=wyse", f"--sr={other}", f"--output_dir={out_dir}/bad")
     self.assertEqual(r.returncode, 1)
     self.assertIn(f"trained with sr={meta['sr']}", r.stderr.strip().splitlines()[-1])
+    self.assertFalse(os.path.exists(f"{out_dir}/bad"))  # nothing written for a refused run
 
   def test_bad_input_file(self):
     d = tempfile.mkdtemp()

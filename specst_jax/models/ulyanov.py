@@ -3,7 +3,7 @@
 Input is a log1p-magnitude spectrogram ``[batch, frames, bins]`` (Flax's
 ``[batch, length, channels]``); the network is ``relu(conv1d(x))`` with VALID
 padding and no bias, so the output has ``frames - kernel_width + 1`` frames.
-ANCHORS.md section 1: 4096 filters, width 11, weights random normal with
+Ulyanov & Lebedev's audio texture code (2016): 4096 filters, width 11, weights random normal with
 ``std = sqrt(2) * sqrt(2 / ((bins + filters) * width))``.
 
 Two equivalent implementations are selectable (``impl``): ``"conv"`` calls
