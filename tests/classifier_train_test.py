@@ -98,3 +98,15 @@ def test_cli_records_the_callers_command(fake, tmp_path):
   assert {p.name for p in (tmp_path / "run").iterdir()} == {
       "best.msgpack", "best.json", "metrics.jsonl", "curves.png", "checkpoints"}
   assert oct((tmp_path / "run" / "curves.png").stat().st_mode & 0o777) != "0o600"
+
+
+def test_default_command_is_this_process_command_line(monkeypatch):
+  import types
+  main = types.ModuleType("__main__")
+  main.__spec__ = types.SimpleNamespace(name="experiments.crossval_classifier")
+  monkeypatch.setitem(sys.modules, "__main__", main)
+  monkeypatch.setattr(sys, "argv", ["/x/crossval_classifier.py", "--seeds=0,1", "--workdir=a b"])
+  assert train.default_command() == (
+      "python -m experiments.crossval_classifier --seeds=0,1 --workdir='a b'")
+  main.__spec__ = None  # run as a script
+  assert train.default_command() == "python /x/crossval_classifier.py --seeds=0,1 --workdir='a b'"
