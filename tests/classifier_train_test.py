@@ -107,6 +107,6 @@ def test_default_command_is_this_process_command_line(monkeypatch):
   monkeypatch.setitem(sys.modules, "__main__", main)
   monkeypatch.setattr(sys, "argv", ["/x/crossval_classifier.py", "--seeds=0,1", "--workdir=a b"])
   assert train.default_command() == (
-      "python -m experiments.crossval_classifier --seeds=0,1 --workdir='a b'")
+      "python -m experiments.crossval_classifier --seeds=0,1 '--workdir=a b'")
   main.__spec__ = None  # run as a script
-  assert train.default_command() == "python /x/crossval_classifier.py --seeds=0,1 --workdir='a b'"
+  assert train.default_command() == "python /x/crossval_classifier.py --seeds=0,1 '--workdir=a b'"
