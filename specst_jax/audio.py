@@ -102,26 +102,37 @@ def validate_audio(x, *, name: str = "audio", min_samples: int = 1) -> np.ndarra
   return array
 
 
-def _wav_truncation(path: Path) -> str | None:
-  """For a RIFF/WAVE file, says how the data chunk is truncated (None if it is whole)."""
+def _container_truncation(path: Path) -> str | None:
+  """For RIFF/WAVE and AIFF files, says how the audio chunk is truncated (None if whole)."""
   with open(path, "rb") as f:
     header = f.read(12)
-    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+    if len(header) < 12:
+      return None
+    if header[:4] == b"RIFF" and header[8:12] == b"WAVE":
+      endian, audio_chunk, kind = "<", b"data", "data"
+    elif header[:4] == b"FORM" and header[8:12] in (b"AIFF", b"AIFC"):
+      endian, audio_chunk, kind = ">", b"SSND", "SSND"
+    else:
       return None
     size = path.stat().st_size
     offset = 12
     while offset + 8 <= size:
       f.seek(offset)
-      chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
-      if chunk_id == b"data":
+      chunk_id, chunk_size = struct.unpack(f"{endian}4sI", f.read(8))
+      if chunk_id == audio_chunk:
         available = size - offset - 8
         if chunk_size in (0, 0xFFFFFFFF):  # streaming writers leave the size unknown
           return None
         if chunk_size > available:
-          return f"data chunk declares {chunk_size} bytes but only {available} are present"
+          return f"{kind} chunk declares {chunk_size} bytes but only {available} are present"
         return None
       offset += 8 + chunk_size + (chunk_size & 1)
   return None
+
+
+def _wav_truncation(path: Path) -> str | None:
+  """For a RIFF/WAVE file, says how the data chunk is truncated (None if it is whole)."""
+  return _container_truncation(path)
 
 
 def _open_error(path: Path, error: Exception) -> AudioError:
@@ -254,10 +265,10 @@ def _source(path: Path):
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
       error, info = e, None
   if error is None and info.format != "MP3":
-    if info.format in ("WAV", "WAVEX"):
-      problem = _wav_truncation(path)
+    if info.format in ("WAV", "WAVEX", "AIFF"):
+      problem = _container_truncation(path)
       if problem:
-        raise AudioError(f"{path}: truncated WAV file: {problem}")
+        raise AudioError(f"{path}: truncated {info.format[:4]} file: {problem}")
     return info, (lambda: sf.SoundFile(str(path)))
   if error is not None and path.suffix.lower() not in (".mp3", ".mp2", ".mpga"):
     with open(path, "rb") as fh:
@@ -361,9 +372,12 @@ def _decode(path: Path, info: AudioInfo, opener, *, mono: bool, sr: int | None) 
   if bad:
     raise AudioError(f"{path}: audio has {bad} NaN/Inf samples")
   if n_in == 0:
-    what = "corrupt or truncated Ogg stream" if info.format == "OGG" else "no audio decoded"
-    detail = f" (the header declares {info.frames} frames)" if info.frames else ""
-    raise AudioError(f"{path}: {what}: zero samples decoded{detail}")
+    if info.format == "OGG":
+      raise AudioError(f"{path}: corrupt or truncated Ogg stream: no samples could be decoded")
+    if info.frames:
+      raise AudioError(f"{path}: no samples could be decoded (the header declares "
+                       f"{info.frames} frames)")
+    raise AudioError(f"{path}: audio has zero samples")
   if info.format == "MP3":
     if n_in + 2 * 1152 < info.frames:
       raise AudioError(f"{path}: the MP3 decoder stopped after {n_in} of {info.frames} frames"
@@ -452,6 +466,8 @@ def resample(x, orig_sr: int, target_sr: int) -> np.ndarray:
 def show_warnings_as_lines() -> None:
   """For command-line tools: print each :class:`AudioWarning` as one ``warning: ...`` line."""
   previous = warnings.showwarning
+  if getattr(previous, "_specst_lines", False):
+    return
 
   def show(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, AudioWarning):
@@ -459,6 +475,7 @@ def show_warnings_as_lines() -> None:
     else:
       previous(message, category, filename, lineno, file, line)
 
+  show._specst_lines = True
   warnings.showwarning = show
 
 

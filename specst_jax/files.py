@@ -23,6 +23,7 @@ Files get the usual modes (``0o666 & ~umask``, folders ``0o777 & ~umask``), neve
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -88,6 +89,7 @@ def _check_folder(folder: Path, what: Path) -> None:
       raise OutputError(f"{what}: cannot create the output folder: {folder} is a file")
     if not os.access(folder, os.W_OK | os.X_OK):
       raise OutputError(f"{what}: permission denied: cannot write into {folder}")
+    _probe(folder, what, "cannot write into")
     return
   ancestor = folder.parent
   while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
@@ -98,6 +100,18 @@ def _check_folder(folder: Path, what: Path) -> None:
     raise OutputError(f"{what}: cannot create the output folder: {ancestor} is a file")
   if not os.access(ancestor, os.W_OK | os.X_OK):
     raise OutputError(f"{what}: permission denied: cannot create folders in {ancestor}")
+  _probe(ancestor, what, "cannot create folders in")
+
+
+def _probe(folder: Path, what: Path, doing: str) -> None:
+  """Creates and removes an empty hidden folder in ``folder``: the real test of writability
+  (root passes os.access everywhere; read-only mounts and sysfs refuse only the real thing)."""
+  try:
+    os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".specst-probe."))
+  except OSError as e:
+    reason = "permission denied" if e.errno in (errno.EACCES, errno.EPERM) else (
+        e.strerror or str(e))
+    raise OutputError(f"{what}: {reason}: {doing} {folder}") from None
 
 
 def _check_not_input(path: Path, inputs: Iterable, what: Path | None = None) -> None:

@@ -163,6 +163,9 @@ def parse(buf) -> Layout:
   audio, n_frames, samples, skipped, problem = offset, 0, 0, 0, None
   while offset < limit:
     frame = frame_at(buf, offset)
+    if frame is None and offset + 4 > limit and buf[offset] == 0xFF:
+      problem = f"the file ends inside a frame header ({limit - offset} bytes at byte {offset})"
+      break
     if frame is None or frame.key != head.key:
       rest = bytes(buf[offset:offset + 11])
       if any(rest.startswith(t) for t in _TRAILERS) or not bytes(buf[offset:limit]).strip(b"\0"):
