@@ -1,0 +1,105 @@
+"""Paired statistics of the studies against scipy and hand-made cases that must decide."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from specst_jax.studies import stats
+
+
+def test_bootstrap_interval_matches_scipy_percentile():
+  """Same data, percentile method: endpoints within 10 % of the mean's standard error (the
+  two Monte Carlo draws differ; 20000 resamples each)."""
+  rng = np.random.default_rng(3)
+  for n, loc in ((12, 0.4), (30, -1.0)):
+    x = rng.normal(loc, 1.0, n)
+    low, high = stats.bootstrap_interval(x, n_resamples=20000, seed=1)
+    ref = scipy_stats.bootstrap((x,), np.mean, method="percentile", n_resamples=20000,
+                                confidence_level=0.95, random_state=np.random.default_rng(2))
+    se = x.std(ddof=1) / np.sqrt(n)
+    assert abs(low - ref.confidence_interval.low) < 0.1 * se
+    assert abs(high - ref.confidence_interval.high) < 0.1 * se
+    assert low < x.mean() < high
+
+
+def test_seeded_and_deterministic():
+  x = np.random.default_rng(0).normal(size=9)
+  assert stats.bootstrap_interval(x, seed=5) == stats.bootstrap_interval(x, seed=5)
+  assert stats.bootstrap_interval(x, seed=5) != stats.bootstrap_interval(x, seed=6)
+
+
+def test_seeds_are_averaged_within_a_pair_first():
+  # Pair p0 has 3 seeds, p1 one: the pair means are 2 and 10, not the item means.
+  a = [1.0, 2.0, 3.0, 10.0]
+  ids, means = stats.pair_means(a, ["p0", "p0", "p0", "p1"])
+  assert ids == ["p0", "p1"]
+  np.testing.assert_allclose(means, [2.0, 10.0])
+  # B ran once per pair (deterministic condition), A three times: differences per pair.
+  c = stats.compare(a, [0.0, 4.0], ["p0", "p0", "p0", "p1"], b_pairs=["p0", "p1"],
+                    predicted_sign=1)
+  np.testing.assert_allclose(c.differences, [2.0, 6.0])
+  assert c.n_pairs == 2 and c.mean == 4.0
+  np.testing.assert_allclose(c.effect_size, 4.0 / np.std([2.0, 6.0], ddof=1))
+
+
+def _pairs(n, seeds=3):
+  return [f"p{i}" for i in range(n) for _ in range(seeds)]
+
+
+def test_verdicts_supported_contradicted_undecided():
+  rng = np.random.default_rng(0)
+  ids = _pairs(12)
+  b = rng.normal(0, 1, 36)
+  clear = b + 1.0 + rng.normal(0, 0.2, 36)      # A > B for every pair
+  assert stats.compare(clear, b, ids, predicted_sign=1).verdict == "supported"
+  assert stats.compare(clear, b, ids, predicted_sign=-1).verdict == "contradicted"
+  noise = b + rng.normal(0, 1.0, 36)              # no effect: the interval straddles 0
+  c = stats.compare(noise, b, ids, predicted_sign=1)
+  assert c.low < 0 < c.high and c.verdict == "undecided"
+  # Too few pairs to decide anything.
+  one = stats.compare([5.0, 6.0], [0.0, 0.0], ["p0", "p0"], predicted_sign=1)
+  assert one.n_pairs == 1 and one.verdict == "undecided" and np.isnan(one.low)
+
+
+def test_missing_values_are_dropped_per_pair():
+  c = stats.compare([1.0, np.nan, 3.0, 3.0], [0.0, 0.0, 0.0, 0.0], ["a", "a", "b", "b"],
+                    predicted_sign=1)
+  np.testing.assert_allclose(c.differences, [1.0, 3.0])
+
+
+def test_verdict_rule():
+  assert stats.verdict(0.1, 0.5, 1) == "supported"
+  assert stats.verdict(-0.5, -0.1, 1) == "contradicted"
+  assert stats.verdict(-0.5, -0.1, -1) == "supported"
+  assert stats.verdict(-0.1, 0.5, 1) == "undecided"
+  assert stats.verdict(0.0, 0.5, 1) == "undecided"   # touching 0 is not excluding it
+  assert stats.verdict(float("nan"), 1.0, 1) == "undecided"
+  with pytest.raises(ValueError, match="predicted_sign"):
+    stats.verdict(0.1, 0.2, 0)
+
+
+def test_slopes_match_numpy_polyfit():
+  rng = np.random.default_rng(4)
+  x = np.log2([256, 512, 1024, 2048, 4096])
+  v = rng.normal(0, 1, (6, 5)) + 0.3 * x
+  want = [np.polyfit(x, row, 1)[0] for row in v]
+  np.testing.assert_allclose(stats.slopes(x, v), want, rtol=1e-10)
+  with pytest.raises(ValueError, match="slopes"):
+    stats.slopes(x, v[:, :3])
+
+
+def test_bad_input_is_named():
+  with pytest.raises(ValueError, match="pair ids"):
+    stats.pair_means([1.0, 2.0], ["a"])
+  with pytest.raises(ValueError, match="confidence"):
+    stats.bootstrap_interval([1.0, 2.0], confidence=1.5)
+  with pytest.raises(ValueError, match="finite"):
+    stats.bootstrap_interval([1.0, np.inf])
+
+
+def test_markdown_table():
+  c = stats.summarize([1.0, 2.0, 3.0], predicted_sign=1)
+  md = stats.markdown_table([("trained > random", "style distance", c)])
+  assert "| trained > random | style distance | 3 | 2 |" in md and "**supported**" in md
