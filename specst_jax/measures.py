@@ -9,6 +9,9 @@ these measures use a fixed, network-free representation: the log-mel spectrogram
   course of each mel band, with the band's mean removed) survives in the result. Pearson
   correlation in [-1, 1]; higher is more content.
 * :func:`envelope_correlation`: correlation of the broadband loudness envelopes (dB per frame).
+* :func:`modulation_distance`: how far the result's *long-timescale* structure (the modulation
+  spectrum of each band's envelope, pooled into 0.5-1, 1-2, 2-4, 4-8 and 8-16 Hz) is from the
+  style's, in dB. Lower is more of the style's rhythm and envelope texture.
 
 All take log-mel spectrograms ``[..., frames, n_mels]`` (from :func:`logmel_db`); a leading batch
 is allowed; they reduce over the last two axes.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from specst_jax import features, scaling
@@ -92,3 +96,71 @@ def envelope_correlation(result: ArrayLike, content: ArrayLike) -> jax.Array:
   envelope_r = jnp.mean(result, axis=-1, keepdims=True)
   envelope_c = jnp.mean(content, axis=-1, keepdims=True)
   return _pearson(envelope_r, envelope_c)
+
+
+# ------------------------------------------------------------------ long-timescale style
+
+MODULATION_BANDS_HZ = ((0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 16.0))
+
+
+def modulation_spectrum(
+    logmel: ArrayLike,
+    *,
+    frame_rate: float,
+    bands: tuple[tuple[float, float], ...] = MODULATION_BANDS_HZ,
+    floor: float = 1e-10,
+) -> jax.Array:
+  """Modulation spectrum of each band's envelope, pooled into modulation-frequency bands.
+
+  Per mel band, the log-energy envelope over time (the dB values, mean removed) is Hann
+  windowed and Fourier transformed over frames; its power ``|X(f)|^2 / sum(w^2)`` is averaged
+  over the modulation frequencies ``lo <= f < hi`` of each band and returned in dB. Slow
+  rhythms (syllables at 2-8 Hz, a rooster's crow at 0.5-2 Hz) live here, which frame-level
+  statistics such as :func:`style_distance` do not see.
+
+  Args:
+    logmel: ``[..., frames, n_mels]`` in dB (from :func:`logmel_db`).
+    frame_rate: frames per second (``sr / hop_length``).
+    bands: ``(lo, hi)`` modulation bands in Hz.
+    floor: power floor before the log.
+
+  Returns:
+    ``[..., n_mels, n_bands]`` in dB; NaN for a band with no modulation frequency in it (a
+    clip shorter than ``1 / (hi - lo)`` seconds, or ``hi`` above ``frame_rate / 2``).
+  """
+  x = jnp.asarray(logmel, jnp.float32)
+  frames = x.shape[-2]
+  if frames < 2:
+    raise ValueError(f"modulation_spectrum: logmel needs >= 2 frames, got shape {x.shape}")
+  if not frame_rate > 0:
+    raise ValueError(f"modulation_spectrum: frame_rate must be positive, got {frame_rate}")
+  window = jnp.asarray(np.hanning(frames), jnp.float32)
+  x = (x - jnp.mean(x, axis=-2, keepdims=True)) * window[:, None]
+  power = jnp.abs(jnp.fft.rfft(x, axis=-2)) ** 2 / jnp.sum(window**2)  # [..., f, n_mels]
+  freqs = np.fft.rfftfreq(frames, 1.0 / frame_rate)
+  out = []
+  for lo, hi in bands:
+    sel = np.flatnonzero((freqs >= lo) & (freqs < hi))
+    if sel.size == 0:
+      out.append(jnp.full(power.shape[:-2] + power.shape[-1:], jnp.nan, jnp.float32))
+    else:
+      out.append(10.0 * jnp.log10(jnp.mean(power[..., sel, :], axis=-2) + floor))
+  return jnp.stack(out, axis=-1)
+
+
+def modulation_distance(
+    result: ArrayLike,
+    style: ArrayLike,
+    *,
+    frame_rate: float,
+    bands: tuple[tuple[float, float], ...] = MODULATION_BANDS_HZ,
+) -> jax.Array:
+  """RMS over mel bands x modulation bands of the modulation-spectrum difference, in dB.
+
+  Lower is closer to the style's long-timescale (envelope) structure. Frame counts may
+  differ (both are per-frequency powers); modulation bands empty for either clip are left
+  out; NaN when none is left. ``result`` and ``style``: ``[..., frames, n_mels]`` dB.
+  """
+  a = modulation_spectrum(result, frame_rate=frame_rate, bands=bands)
+  b = modulation_spectrum(style, frame_rate=frame_rate, bands=bands)
+  return jnp.sqrt(jnp.nanmean((a - b) ** 2, axis=(-2, -1)))
