@@ -61,6 +61,9 @@ def test_verdicts_supported_contradicted_undecided():
   # Too few pairs to decide anything.
   one = stats.compare([5.0, 6.0], [0.0, 0.0], ["p0", "p0"], predicted_sign=1)
   assert one.n_pairs == 1 and one.verdict == "undecided" and np.isnan(one.low)
+  few = stats.summarize([5.0, 6.0, 5.5, 6.2, 5.1], predicted_sign=1)  # 5 < MIN_PAIRS
+  assert few.low > 0 and few.verdict == "undecided"
+  assert stats.summarize([5.0, 6.0, 5.5, 6.2, 5.1, 5.7], predicted_sign=1).verdict == "supported"
 
 
 def test_missing_values_are_dropped_per_pair():
@@ -100,6 +103,6 @@ def test_bad_input_is_named():
 
 
 def test_markdown_table():
-  c = stats.summarize([1.0, 2.0, 3.0], predicted_sign=1)
+  c = stats.summarize([1.0, 2.0, 3.0, 1.0, 2.0, 3.0], predicted_sign=1)
   md = stats.markdown_table([("trained > random", "style distance", c)])
-  assert "| trained > random | style distance | 3 | 2 |" in md and "**supported**" in md
+  assert "| trained > random | style distance | 6 | 2 |" in md and "**supported**" in md

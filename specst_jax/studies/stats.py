@@ -9,7 +9,8 @@ replacement, numpy only, seeded), an effect size ``d_z = mean / sd`` of the diff
 
 * ``"supported"``: the interval lies entirely on the side of 0 the claim predicts;
 * ``"contradicted"``: it lies entirely on the other side;
-* ``"undecided"``: it contains 0 (or there are fewer than 2 pairs, or values are missing).
+* ``"undecided"``: it contains 0, or there are fewer than :data:`MIN_PAIRS` pairs (a percentile
+  bootstrap over 2-5 values is far too narrow to decide anything), or values are missing.
 
 Host-side numpy (no JAX): the numbers come from finished runs.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 VERDICTS = ("supported", "contradicted", "undecided")
 DEFAULT_RESAMPLES = 10000
+MIN_PAIRS = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +109,12 @@ def bootstrap_interval(x: Sequence[float], *, confidence: float = 0.95,
   return float(low), float(high)
 
 
-def verdict(low: float, high: float, predicted_sign: int) -> str:
+def verdict(low: float, high: float, predicted_sign: int, n_pairs: int = MIN_PAIRS) -> str:
   """``"supported"`` / ``"contradicted"`` / ``"undecided"`` from an interval and the sign the
-  claim predicts (+1: difference > 0, -1: difference < 0)."""
+  claim predicts (+1: difference > 0, -1: difference < 0); undecided below :data:`MIN_PAIRS`."""
   if predicted_sign not in (1, -1):
     raise ValueError(f"predicted_sign must be +1 or -1, got {predicted_sign}")
-  if not (np.isfinite(low) and np.isfinite(high)):
+  if n_pairs < MIN_PAIRS or not (np.isfinite(low) and np.isfinite(high)):
     return "undecided"
   if predicted_sign * low > 0 and predicted_sign * high > 0:
     return "supported"
@@ -156,7 +158,7 @@ def summarize(differences: Sequence[float], *, predicted_sign: int, confidence: 
   effect = mean / sd if n >= 2 and sd > 0 else float("nan")
   return Comparison(mean=mean, low=low, high=high, sd=sd, effect_size=effect, n_pairs=n,
                     predicted_sign=int(predicted_sign),
-                    verdict=verdict(low, high, predicted_sign),
+                    verdict=verdict(low, high, predicted_sign, n),
                     differences=tuple(float(v) for v in d), confidence=confidence)
 
 
