@@ -5,8 +5,10 @@ Tolerances (float32):
     n_iter=2 to 5e-3 of the peak (measured 1e-3: float32 FFT differences are amplified where
     |STFT| is small and the phase is ill-defined); n_iter=32: SC within 0.3 dB (measured < 0.05).
   * rtpghi's scan formulation vs a heapq walk over the same two frames: 1e-4 rad.
-  * pghi(integration="heap") vs pghipy: not here (numba compiles pghipy for ~15 s);
-    experiments/bench_phase.py compares them on real clips (SC equal to 0.01 dB).
+  * phase_gradients (Gaussian window, a chirp) vs centred differences of the true STFT phase:
+    5e-3 rad; the time advance on the chirp's ridge vs 2 pi f(t) hop / sr: 0.02 rad.
+  * pghi(integration="heap") vs pghipy (its pure-Python body): 1e-4 rad on integrated bins.
+  * rtisi_la batch vs single clip: the signals, 1e-4 of the peak (2e-2 near the onset).
   * pghi's default spanning-tree walk vs scipy's minimum spanning tree integrated breadth-first:
     1e-9 rad (float64 sums in a different order); vs the heap walk on 1-D grids: 1e-9 rad.
   * the fused GLA projection vs spectral.stft(spectral.istft(c)): 1e-4 of the peak.
@@ -190,17 +192,69 @@ def _scipy_tree_phase(mag, tg, fg, tol, fill):
 
 class PGHITest(chex.TestCase, parameterized.TestCase):
 
-  def test_phase_gradients_numpy_twin(self):
-    gamma = pg.window_gamma("hann", N_FFT)
-    t, f = pg.phase_gradients(S, n_fft=N_FFT, hop_length=HOP, gamma=gamma)
-    s = np.log(np.maximum(S.astype(np.float64), 1e-30))
-    sb = np.pad(s, ((0, 0), (1, 1)), mode="edge")
-    st = np.pad(s, ((1, 1), (0, 0)), mode="edge")
-    m = np.arange(S.shape[1])
-    t_ref = HOP * N_FFT / (2 * gamma) * (sb[:, 2:] - sb[:, :-2]) + 2 * np.pi * HOP * m / N_FFT
-    f_ref = -gamma / (2 * HOP * N_FFT) * (st[2:] - st[:-2]) + np.pi
-    np.testing.assert_allclose(np.angle(np.exp(1j * (np.asarray(t) - t_ref))), 0, atol=2e-3)
-    np.testing.assert_allclose(np.asarray(f), f_ref, atol=2e-3)
+  @parameterized.parameters((256, 16), (256, 32))
+  def test_phase_gradients_match_stft_phase_differences(self, n_fft, hop):
+    """Independent twin: finite differences of the true STFT phase of a chirp.
+
+    With a Gaussian window the magnitude determines the phase derivatives exactly (Portnoff;
+    Prusa et al. 2017), so the estimates from |X| alone must match the centred differences of
+    angle(X) along frames and bins, in the bins within 20 dB of the peak and away from the
+    clip's ends (measured <= 2.3e-3 rad; bar 5e-3).
+    """
+    window = ("gaussian", 32.0)
+    t = np.arange(SR) / SR
+    x = np.cos(2 * np.pi * (300 * t + 1000 * t**2)).astype(np.float32)  # 300 -> 2300 Hz
+    X = np.asarray(spectral.stft(x, n_fft=n_fft, hop_length=hop, window=window), np.complex128)
+    mag = np.abs(X).astype(np.float32)
+    tg, fg = (np.asarray(a, np.float64) for a in pg.phase_gradients(
+        mag, n_fft=n_fft, hop_length=hop, gamma=pg.window_gamma(window, n_fft)))
+
+    def centred(Z, axis):  # d angle(Z) / d index, unwrapped locally
+      Z = np.moveaxis(Z, axis, 0)
+      fwd, bwd = np.angle(Z[2:] * np.conj(Z[1:-1])), np.angle(Z[1:-1] * np.conj(Z[:-2]))
+      d = bwd + np.angle(np.exp(1j * (fwd - bwd))) / 2
+      return np.moveaxis(np.pad(d, [(1, 1)] + [(0, 0)] * (Z.ndim - 1)), 0, axis)
+
+    strong = mag > 0.1 * mag.max()
+    edge = n_fft // hop
+    strong[:edge] = strong[-edge:] = False
+    strong[:, [0, -1]] = False
+    for est, true in ((tg, centred(X, 0)), (fg, centred(X, 1))):
+      err = np.abs(np.angle(np.exp(1j * (est - true))))[strong]
+      self.assertGreater(err.size, 500)
+      self.assertLessEqual(err.max(), 5e-3)
+
+  def test_time_advance_on_chirp_ridge_is_instantaneous_frequency(self):
+    """Analytic twin: on a chirp's ridge the advance per hop is 2 pi f(t) hop / sr
+    (measured 7.6e-3 rad; bar 0.02)."""
+    n_fft, hop, window = 256, 16, ("gaussian", 32.0)
+    t = np.arange(SR) / SR
+    x = np.cos(2 * np.pi * (300 * t + 1000 * t**2)).astype(np.float32)
+    mag = np.abs(np.asarray(spectral.stft(x, n_fft=n_fft, hop_length=hop, window=window)))
+    tg = np.asarray(pg.phase_gradients(mag, n_fft=n_fft, hop_length=hop,
+                                       gamma=pg.window_gamma(window, n_fft))[0])
+    frames = np.arange(n_fft // hop, mag.shape[0] - n_fft // hop)
+    ridge = mag[frames].argmax(axis=1)
+    expected = 2 * np.pi * (300 + 2000 * frames * hop / SR) * hop / SR
+    err = np.abs(np.angle(np.exp(1j * (tg[frames, ridge] - expected))))
+    self.assertLessEqual(err.max(), 0.02)
+
+  def test_heap_pghi_matches_pghipy(self):
+    """pghi(integration="heap") is pghipy's algorithm: same phases on the integrated bins.
+
+    pghipy's pure-Python body (``pghi.py_func``) is used, so numba's ~15-80 s compile stays
+    out of the suite; measured max difference 1.6e-5 rad (float32 vs float64 gradients).
+    """
+    pghipy = pytest.importorskip("pghipy", reason="pghipy not installed (bench extra)")
+    gamma = phase.window_gamma("hann", N_FFT)
+    ref_fn = getattr(pghipy.pghi, "py_func", pghipy.pghi)
+    ref = ref_fn(S.astype(np.float64), N_FFT, HOP, gamma=gamma, tol=1e-5)
+    ours = np.asarray(phase.pghi(S, n_fft=N_FFT, hop_length=HOP, integration="heap", tol=1e-5))
+    valid = S > 1e-5 * S.max()
+    self.assertGreater(valid.mean(), 0.3)
+    diff = np.abs(np.angle(np.exp(1j * (ours - ref))))
+    np.testing.assert_array_less(diff[valid], 1e-4)
+    np.testing.assert_array_equal(ours[~valid], 0.0)
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_two_row_scan_matches_heap(self):
@@ -329,9 +383,13 @@ def test_batch_equals_per_example(method):
   for i in range(2):
     alone = np.asarray(run(batch[i]))
     if method == "rtisi_la":
-      # At an onset the newest frame takes the phase of a near-silent partial signal, which
-      # batched FFTs round differently (samples differ by up to 0.03 there); compare SC.
-      assert abs(_sc(batch[i], together[i]) - _sc(batch[i], alone)) < 0.1
+      # At the tone's onset (sample 4000) the newest frame takes the phase of a near-silent
+      # partial signal, which batched FFTs round differently: within +-4 frames of it the
+      # samples may differ by 2 % of the peak (measured 0.8 %); elsewhere by 1e-4 of the peak.
+      peak = np.abs(alone).max()
+      near = np.abs(np.arange(alone.size) - 4000) <= 4 * HOP
+      np.testing.assert_allclose(together[i][~near], alone[~near], rtol=0, atol=1e-4 * peak)
+      np.testing.assert_allclose(together[i][near], alone[near], rtol=0, atol=2e-2 * peak)
     else:
       np.testing.assert_allclose(together[i], alone, atol=1e-3)
 
