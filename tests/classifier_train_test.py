@@ -108,5 +108,7 @@ def test_default_command_is_this_process_command_line(monkeypatch):
   monkeypatch.setattr(sys, "argv", ["/x/crossval_classifier.py", "--seeds=0,1", "--workdir=a b"])
   assert train.default_command() == (
       "python -m experiments.crossval_classifier --seeds=0,1 '--workdir=a b'")
+  main.__spec__ = types.SimpleNamespace(name="pytest.__main__")  # python -m pytest
+  assert train.default_command().startswith("python -m pytest --seeds=0,1")
   main.__spec__ = None  # run as a script
   assert train.default_command() == "python /x/crossval_classifier.py --seeds=0,1 '--workdir=a b'"

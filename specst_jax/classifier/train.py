@@ -34,6 +34,8 @@ def default_command() -> str:
   """This process's command line (``python -m <module> args`` for a ``-m`` run)."""
   main = sys.modules.get("__main__")
   module = getattr(getattr(main, "__spec__", None), "name", None)
+  if module and module.endswith(".__main__"):  # python -m package
+    module = module[:-len(".__main__")]
   head = ["python", "-m", module] if module else ["python", sys.argv[0]]
   return shlex.join(head + sys.argv[1:])
 
