@@ -11,9 +11,11 @@ its peak exceeds 1 (a new phase can raise the peak) it is scaled down to a peak 
 output format clips, and the factor is recorded as ``output_gain`` (the same rule as
 style_transfer). The spectral convergence is measured before that scaling.
 
-Length: the whole magnitude and the Griffin-Lim state live in memory (about 1.1 GB peak per
-10 minutes at the default 22.05 kHz / n_fft 1024 / hop 256 on CPU, see the reliability notes),
-so inputs longer than ``--max_seconds`` (default 600 s) are refused before decoding.
+Length: the whole magnitude and the reconstruction state live in memory; PGHI's spanning-tree
+walk dominates (peak about 0.2 GB + 11.5 MB per second of input at the default 22.05 kHz,
+n_fft 1024, hop 256, pghi+fgla on CPU: 1.6 GB for 2 minutes, 2.3 GB for 3, 6.2 GB for 10; the
+"fgla" method needs about a third). Inputs longer than ``--max_seconds`` (default 120 s, under
+2 GB) are refused from the file's header, before decoding; raise it for longer inputs.
 
 Errors (a bad input file, an output location that cannot be written, an output that would
 replace the input) give one line on stderr and exit status 1, before any computation;
@@ -45,8 +47,9 @@ _HOP_LENGTH = flags.DEFINE_integer("hop_length", 256, "Hop in samples.")
 _SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz the input is resampled to.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the jax.random key (random initial phases).")
 _MAX_SECONDS = flags.DEFINE_float(
-    "max_seconds", 600.0, "Refuse inputs longer than this many seconds (memory grows with "
-    "the length: about 1.1 GB per 10 minutes); <= 0 removes the limit.")
+    "max_seconds", 120.0, "Refuse inputs longer than this many seconds, before decoding (peak "
+    "memory grows by about 11.5 MB per second with pghi+fgla: 1.6 GB at 120 s); <= 0 removes "
+    "the limit.")
 
 MAX_PEAK = 0.99
 
@@ -61,7 +64,7 @@ def check_outputs(input_path: str, output_path: str) -> tuple[Path, Path]:
 
 
 def run(*, input_path: str, output_path: str, method: str, n_iter: int | None, n_fft: int,
-        hop_length: int, sr: int, seed: int, max_seconds: float | None = 600.0) -> dict:
+        hop_length: int, sr: int, seed: int, max_seconds: float | None = 120.0) -> dict:
   """Reconstructs ``input_path`` and writes the audio and its metrics; returns the metrics.
 
   Raises:

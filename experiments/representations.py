@@ -140,18 +140,24 @@ def _decimate(rows: np.ndarray, group: int, how) -> np.ndarray:
 
 
 def stream(y, out: Path, *, sr: int, n_fft: int, hop_length: int, n_mels: int, n_mfcc: int,
-           chunk_frames: int = CHUNK_FRAMES, display_frames: int = DISPLAY_FRAMES):
+           chunk_frames: int | None = None, display_frames: int | None = None):
   """Computes every representation of ``y[samples]`` in chunks of frames and writes the .npy.
 
   Memory: the audio, the MFCCs and one chunk; the [frames, bins] arrays go straight to
   ``out`` (two passes: the clip's maxima first, then the dB arrays re those maxima).
   Chunked frames equal the whole-clip STFT's (zero centre padding, as spectral.stft).
 
+  Args:
+    chunk_frames: frames per computed chunk (default :data:`CHUNK_FRAMES`).
+    display_frames: most columns in the figure (default :data:`DISPLAY_FRAMES`).
+
   Returns:
-    ``(display, shapes, group)``: the arrays for the figure, decimated to at most
+    ``(display, shapes, group, width)``: the arrays for the figure, decimated to at most
     ``display_frames`` frames (max over ``group`` frames for dB, mean for MFCCs), their
-    full shapes, and ``group``.
+    full shapes, ``group``, and the delta width.
   """
+  chunk_frames = chunk_frames or CHUNK_FRAMES
+  display_frames = display_frames or DISPLAY_FRAMES
   n_frames = spectral.num_frames(y.size, n_fft=n_fft, hop_length=hop_length)
   width = delta_width(n_frames)
   group = -(-n_frames // display_frames)
