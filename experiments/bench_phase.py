@@ -4,11 +4,17 @@
   python -m experiments.bench_phase --methods=pghi,pghipy,"pghi+fgla 60" --clips=4  # a quick look
   python -m experiments.bench_phase --sweep_only --sweep_method=pghi+fgla --sweep=30,40,60
 
-Eight real clips cropped to 5 s at 22050 Hz (2 LJSpeech, the rooster, 2 music
-excerpts, 3 ESC-50 classes). For each STFT setting: spectral convergence (dB,
-median over clips of the median over seeds for random starts) and time per clip
-for a batch of 8 clips (all methods, ours and librosa's, get the same batch) and
-for one clip. Compile time is excluded from every time and printed apart.
+Two sets of eight real clips cropped to 5 s at 22050 Hz (``--clip_set``): ``tuning``,
+the clips the default ``reconstruct`` settings (method pghi+fgla, 60 iterations) were
+chosen on (2 LJSpeech, the rooster, 2 music excerpts, 3 ESC-50 classes), and
+``held_out``, clips that played no part in that choice (2 other LJSpeech sentences,
+2 other music excerpts, 4 fold-5 ESC-50 clips of other classes); ``both`` (default)
+prints a table for each. For each STFT setting: spectral convergence (dB, median over
+clips of the median over seeds for random starts) and time per clip for a batch of 8
+clips (all methods, ours and librosa's, get the same batch) and for one clip. Every
+time, for every side alike, is the median of ``--repeats`` timed runs after one
+untimed warm-up run (which for ours also compiles; compile time is printed apart).
+The machine (CPU model, cores, load average at start and end) is printed and stored.
 pghipy (numba) runs per clip on the same magnitudes, with the Hann window's
 gamma, after a warm-up call; "ours pghi heap" is pghi(integration="heap"), the
 exact heap walk (pghipy's order). librosa and pghipy are bench-only dependencies.
@@ -28,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
+from experiments.peers import machine
 from specst_jax import audio, phase, spectral
 
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data", "Root of the shared data folder.")
@@ -45,6 +52,9 @@ _METHODS = flags.DEFINE_string("methods", "", "Comma-separated labels of our row
                                "'pghi,pghi heap,fgla 100'; a label is the method, plus ' N' for "
                                "its n_iter); empty: all. librosa FGLA 100 it always runs.")
 _CLIPS = flags.DEFINE_integer("clips", 0, "Use only the first N clips (0: all 8), for quick looks.")
+_CLIP_SET = flags.DEFINE_enum("clip_set", "both", ["tuning", "held_out", "both"],
+                              "tuning: the clips the defaults were chosen on; held_out: others.")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs per measurement (median), every side.")
 
 SR = 22050
 # (label, path under data_dir, offset in seconds)
@@ -58,6 +68,18 @@ CLIPS = (
     ("esc50 rain", "esc50_16k/audio/1-17367-A-10.flac", 0.0),
     ("esc50 church_bells", "esc50_16k/audio/1-13571-A-46.flac", 0.0),
 )
+# Clips no default was tuned on (same kinds of sound, other recordings).
+HELD_OUT = (
+    ("speech LJ001-0010", "speech/ljspeech/LJ001-0010.flac", 0.0),
+    ("speech LJ001-0020", "speech/ljspeech/LJ001-0020.flac", 0.0),
+    ("music japan", "music/world/japan.ogg", 5.0),
+    ("music ireland", "music/world/ireland.ogg", 5.0),
+    ("esc50 crow", "esc50_16k/audio/5-213836-A-9.flac", 0.0),
+    ("esc50 crackling_fire", "esc50_16k/audio/5-186924-A-12.flac", 0.0),
+    ("esc50 keyboard_typing", "esc50_16k/audio/5-205090-A-32.flac", 0.0),
+    ("esc50 clock_tick", "esc50_16k/audio/5-201194-A-38.flac", 0.0),
+)
+CLIP_SETS = {"tuning": CLIPS, "held_out": HELD_OUT}
 OURS = (  # (method, n_iter, random start); "pghi heap": pghi(integration="heap"), the exact walk
     ("gla", 100, True), ("fgla", 32, True), ("fgla", 100, True), ("pghi", 0, False),
     ("pghi heap", 0, False), ("rtpghi", 0, False), ("spsi", 0, False), ("rtisi_la", 0, False),
@@ -67,25 +89,29 @@ OURS = (  # (method, n_iter, random start); "pghi heap": pghi(integration="heap"
 )
 
 
-def load_clips(data_dir: Path, seconds: float) -> np.ndarray:
+def load_clips(data_dir: Path, seconds: float, clips=CLIPS) -> np.ndarray:
   """``[clips, samples]`` float32 at 22050 Hz."""
   n = int(round(seconds * SR))
   out = []
-  for _, rel, offset in CLIPS:
+  for _, rel, offset in clips:
     x, _ = audio.load_audio(data_dir / rel, sr=SR)
     x = x[int(offset * SR):][:n]
     out.append(np.pad(x, (0, n - x.shape[0])))
   return np.stack(out).astype(np.float32)
 
 
-def _timed(fn, repeats: int = 1):
-  """``(result, seconds)``: the best of ``repeats`` runs."""
-  best, result = np.inf, None
-  for _ in range(repeats):
+_TIMED_REPEATS = [3]  # set from --repeats in main
+
+
+def _timed(fn):
+  """``(result, seconds)``: one untimed warm-up run, then the median of ``--repeats`` runs."""
+  result = jax.block_until_ready(fn())
+  times = []
+  for _ in range(_TIMED_REPEATS[0]):
     start = time.perf_counter()
     result = jax.block_until_ready(fn())
-    best = min(best, time.perf_counter() - start)
-  return result, best
+    times.append(time.perf_counter() - start)
+  return result, float(np.median(times))
 
 
 def _sc(S, y, n_fft, hop):
@@ -145,7 +171,7 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
     scs, times = [], []
     for i in range(len(x)):
       ph, t = _timed(lambda i=i: pghipy.pghi(S[i].astype(np.float64), n_fft, hop, gamma=gamma,
-                                             tol=1e-5), repeats=3)
+                                             tol=1e-5))
       y = spectral.istft(S[i] * np.exp(1j * ph), n_fft=n_fft, hop_length=hop)
       scs.append(float(_sc(S[i], y, n_fft, hop)))
       times.append(t)
@@ -163,12 +189,10 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
     first = time.perf_counter() - start
     scs, times = [], []
     for seed in range(seeds if random_start else 1):
-      y, t = _timed(functools.partial(run, S, jax.random.key(seed)),
-                    repeats=1 if random_start else 2)
+      y, t = _timed(functools.partial(run, S, jax.random.key(seed)))
       scs.append(_sc(S, y, n_fft, hop))
       times.append(t / len(x))
-    jax.block_until_ready(run(S[0], jax.random.key(0)))  # compile the single-clip shape
-    _, t1 = _timed(functools.partial(run, S[0], jax.random.key(0)), repeats=2)
+    _, t1 = _timed(functools.partial(run, S[0], jax.random.key(0)))  # warm-up compiles
     label = f"ours {method}" + (f" {n_iter} it" if "gla" in method else "")
     if method == phase.DEFAULT_METHOD and n_iter == phase.DEFAULT_N_ITER:
       label += " (default)"
@@ -177,9 +201,10 @@ def bench_config(x: np.ndarray, n_fft: int, hop: int, seeds: int, sweep: tuple[i
   return rows
 
 
-def format_table(rows: list[dict], n_fft: int, hop: int, n_clips: int = len(CLIPS)) -> str:
+def format_table(rows: list[dict], n_fft: int, hop: int, n_clips: int = len(CLIPS),
+                 clip_set: str = "tuning") -> str:
   ref = next(r for r in rows if r["method"] == "librosa fgla 100 it")
-  lines = [f"n_fft {n_fft}, hop {hop} ({n_clips} clips)",
+  lines = [f"n_fft {n_fft}, hop {hop} ({n_clips} {clip_set} clips)",
            f"| method | SC median (dB) | s/clip, batch of {n_clips} | x librosa FGLA100 time | "
            "s, one clip | compile s |", "|---|---|---|---|---|---|"]
   for r in rows:
@@ -193,25 +218,40 @@ def main(argv):
   if len(argv) > 1:
     print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
     return 1
+  _TIMED_REPEATS[0] = max(1, _REPEATS.value)
+  sets = ("tuning", "held_out") if _CLIP_SET.value == "both" else (_CLIP_SET.value,)
   try:
     configs = [tuple(int(v) for v in c.split(":")) for c in _CONFIGS.value.split(",")]
-    x = load_clips(Path(_DATA_DIR.value), _SECONDS.value)
+    clips = {name: load_clips(Path(_DATA_DIR.value), _SECONDS.value, CLIP_SETS[name])
+             for name in sets}
     if _CLIPS.value:
-      x = x[: _CLIPS.value]
+      clips = {name: x[: _CLIPS.value] for name, x in clips.items()}
   except (audio.AudioError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
+  info_start = machine.describe()
+  print(machine.header(info_start))
+  print(f"every time: median of {_TIMED_REPEATS[0]} timed runs after one warm-up, all sides",
+        flush=True)
   results = {}
-  for n_fft, hop in configs:
-    sweep = tuple(int(v) for v in _SWEEP.value.split(",") if v)
-    rows = bench_config(x, n_fft, hop, _SEEDS.value, sweep, _SWEEP_ONLY.value, _METHODS.value,
-                        _SWEEP_METHOD.value or phase.DEFAULT_METHOD)
-    print(format_table(rows, n_fft, hop, len(x)), flush=True)
-    print("clips:", ", ".join(label for label, _, _ in CLIPS[: len(x)]), flush=True)
-    results[f"{n_fft}:{hop}"] = rows
+  for set_name, x in clips.items():
+    for n_fft, hop in configs:
+      sweep = tuple(int(v) for v in _SWEEP.value.split(",") if v)
+      rows = bench_config(x, n_fft, hop, _SEEDS.value, sweep, _SWEEP_ONLY.value, _METHODS.value,
+                          _SWEEP_METHOD.value or phase.DEFAULT_METHOD)
+      print(format_table(rows, n_fft, hop, len(x), set_name), flush=True)
+      print(f"{set_name} clips:", ", ".join(label for label, _, _ in CLIP_SETS[set_name][: len(x)]),
+            flush=True)
+      results[f"{set_name} {n_fft}:{hop}"] = rows
+  info_end = machine.describe()
+  print(machine.header(info_end) + " (end)")
   if _OUTPUT.value:
-    Path(_OUTPUT.value).write_text(json.dumps(dict(device=str(jax.devices()[0]),
-                                                   results=results), indent=2) + "\n")
+    Path(_OUTPUT.value).parent.mkdir(parents=True, exist_ok=True)
+    Path(_OUTPUT.value).write_text(json.dumps(dict(
+        device=str(jax.devices()[0]), machine_start=info_start, machine_end=info_end,
+        command=" ".join(sys.argv), repeats=_TIMED_REPEATS[0],
+        clip_sets={k: [label for label, _, _ in CLIP_SETS[k]] for k in sets},
+        results=results), indent=2) + "\n")
   return 0
 
 
