@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +14,17 @@ import scipy.signal
 import soundfile as sf
 import soxr
 
-from specst_jax import audio
-from specst_jax.audio import AudioError, load_audio, resample, save_audio, validate_audio
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import audio_corpus  # noqa: E402
+
+from specst_jax import audio, mp3  # noqa: E402
+from specst_jax.audio import (  # noqa: E402
+    AudioError,
+    load_audio,
+    resample,
+    save_audio,
+    validate_audio,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -309,3 +320,52 @@ def test_real_ogg_stereo_resampled():
   mono, sr2 = load_audio(path, sr=22050)
   assert sr2 == 22050
   assert mono.shape == (_n_out(ref.shape[1], sr, 22050),)
+
+
+# ----------------------------------------------------------------------------
+# Block-wise decoding, MP3 structure, duration limits
+# ----------------------------------------------------------------------------
+
+
+def test_blockwise_decode_equals_whole_file(tmp_path, monkeypatch):
+  """Many small blocks (mixing and streamed soxr resampling per block) = the one-shot path."""
+  rng = np.random.default_rng(5)
+  stereo = rng.uniform(-0.5, 0.5, (2, 10007)).astype(np.float32)
+  sf.write(tmp_path / "s.wav", stereo.T, 16000, subtype="FLOAT")
+  monkeypatch.setattr(audio, "_BLOCK", 999)
+  mono, _ = load_audio(tmp_path / "s.wav", sr=22050)
+  np.testing.assert_allclose(mono, resample(stereo.mean(0), 16000, 22050), atol=1e-5)
+  both, _ = load_audio(tmp_path / "s.wav", sr=8000, mono=False)
+  np.testing.assert_allclose(both, resample(stereo, 16000, 8000), atol=1e-5)
+  same, _ = load_audio(tmp_path / "s.wav", mono=False)
+  np.testing.assert_array_equal(same, stereo)
+
+
+@pytest.mark.parametrize("vbr", [True, False])
+def test_mp3_frames_counted_with_and_without_header(tmp_path, vbr):
+  x = _tone(n=22050, sr=22050)
+  data = audio_corpus.encode_mp3(tmp_path / "x.mp3", x, 22050, vbr=vbr)
+  layout = mp3.parse(data)
+  assert layout.problem is None and layout.skipped == 0 and layout.sr == 22050
+  assert layout.xing_frames == layout.n_frames  # the encoder's own count
+  bare = mp3.parse(audio_corpus.strip_header_frame(data))
+  assert bare.xing_frames is None and bare.n_frames == layout.n_frames
+  # Xing with the counted frames in front: the decoder sees every frame.
+  with sf.SoundFile(io.BytesIO(mp3.with_xing(data, layout))) as f:
+    assert f.frames >= x.size
+  tagged = mp3.parse(audio_corpus.id3v2() + data + audio_corpus.id3v1())
+  assert tagged.n_frames == layout.n_frames and tagged.skipped == 0
+
+
+def test_info_and_check_duration(tmp_path):
+  save_audio(tmp_path / "t.flac", _tone(n=16000), 16000)
+  info = audio.info(tmp_path / "t.flac")
+  assert (info.sr, info.channels, info.frames, info.format) == (16000, 1, 16000, "FLAC")
+  assert audio.check_duration(tmp_path / "t.flac", 2.0) == 1.0
+  with pytest.raises(AudioError, match=r"t.flac: 1.0 s of audio is longer than the limit of "
+                                       r"0.5 s \(raise it with --max_seconds\)"):
+    audio.check_duration(tmp_path / "t.flac", 0.5)
+  with pytest.raises(AudioError, match="--style_seconds"):
+    audio.check_duration(np.zeros(16000), 0.5, flag="--style_seconds", sr=16000)
+  with pytest.raises(AudioError, match="limit of 0.5 s"):
+    load_audio(tmp_path / "t.flac", max_seconds=0.5)
