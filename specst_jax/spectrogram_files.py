@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-WYSE_STFT = {"sr": 22050, "n_fft": 512, "hop_length": 128, "center": True}
+from specst_jax.representations import Stft
+
+# The STFT of the author's images (centred: see the module docstring). A property of these
+# files, not of a network (the Wyse net's own defaults are in specst_jax.style.nets.NETS).
+TIFF_STFT = Stft(sr=22050, n_fft=512, hop_length=128, center=True)
 _IMAGE_DESCRIPTION = 270
 
 
@@ -38,10 +42,15 @@ class SpectrogramImage:
   unit_db: np.ndarray
   scale: float
   shift: float
-  sr: int = WYSE_STFT["sr"]
-  n_fft: int = WYSE_STFT["n_fft"]
-  hop_length: int = WYSE_STFT["hop_length"]
-  center: bool = WYSE_STFT["center"]
+  sr: int = TIFF_STFT.sr
+  n_fft: int = TIFF_STFT.n_fft
+  hop_length: int = TIFF_STFT.hop_length
+  center: bool = TIFF_STFT.center
+
+  @property
+  def stft(self) -> Stft:
+    """The STFT the image implies."""
+    return Stft(self.sr, self.n_fft, self.hop_length, self.center)
 
   def magnitude(self) -> np.ndarray:
     """Linear magnitude ``[frames, bins]``, maximum 1 (the image's 0 maps to -scale dB)."""
@@ -63,7 +72,7 @@ def _parse_description(text: str | None, path: Path) -> tuple[float, float]:
   return scale, shift
 
 
-def load_wyse_tiff(path: str | os.PathLike, *, n_fft: int = WYSE_STFT["n_fft"]) -> SpectrogramImage:
+def load_wyse_tiff(path: str | os.PathLike, *, n_fft: int = TIFF_STFT.n_fft) -> SpectrogramImage:
   """Reads one of the author's spectrogram TIFFs as a time-major ``[frames, bins]`` image.
 
   Args:
