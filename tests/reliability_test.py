@@ -315,23 +315,26 @@ def test_phase_reconstruction_is_level_invariant(method):
 
 
 def test_reconstruct_level_rule(tmp_path):
-  from experiments import reconstruct
-
-  source = tmp_path / "loud.wav"
-  sf.write(source, 5e5 * audio_corpus.tone(4000), audio_corpus.SR, subtype="FLOAT")
-  metrics = reconstruct.run(input_path=str(source), output_path=str(tmp_path / "y.wav"),
-                            method="pghi+fgla", n_iter=4, n_fft=256, hop_length=64, sr=8000,
-                            seed=0)
+  """A loud float file (peak 5e5) gives finite audio scaled to 0.99; a quiet one keeps its level."""
+  sf.write(tmp_path / "loud.wav", 5e5 * audio_corpus.tone(4000), audio_corpus.SR,
+           subtype="FLOAT")
+  sf.write(tmp_path / "quiet.wav", 0.1 * audio_corpus.tone(4000), audio_corpus.SR)
+  common = ["--n_fft=256", "--hop_length=64", "--sr=8000"]
+  results = _drive("experiments.reconstruct", [
+      [f"--input={tmp_path / 'loud.wav'}", f"--output={tmp_path / 'y.wav'}", "--n_iter=4",
+       *common],
+      [f"--input={tmp_path / 'quiet.wav'}", f"--output={tmp_path / 'q.wav'}", "--method=spsi",
+       *common]])
+  assert [r["rc"] for r in results] == [0, 0], results
   y, _ = audio.load_audio(tmp_path / "y.wav")
+  metrics = json.loads((tmp_path / "y.json").read_text())
   assert np.all(np.isfinite(y)) and np.abs(y).max() == pytest.approx(0.99, rel=1e-5)
   assert metrics["output_peak"] == pytest.approx(0.99, rel=1e-5)
   assert metrics["output_gain"] < 1e-5 and metrics["spectral_convergence_db"] < -10
-  # A quiet input keeps its level (gain 1).
-  sf.write(tmp_path / "quiet.wav", 0.1 * audio_corpus.tone(4000), audio_corpus.SR)
-  metrics = reconstruct.run(input_path=str(tmp_path / "quiet.wav"),
-                            output_path=str(tmp_path / "q.wav"), method="spsi", n_iter=0,
-                            n_fft=256, hop_length=64, sr=8000, seed=0)
-  assert metrics["output_gain"] == 1.0 and metrics["output_peak"] < 0.2
+  q, _ = audio.load_audio(tmp_path / "q.wav")
+  metrics = json.loads((tmp_path / "q.json").read_text())
+  assert metrics["output_gain"] == 1.0 and np.abs(q).max() == pytest.approx(
+      metrics["output_peak"], rel=1e-5) and metrics["output_peak"] < 0.2
 
 
 def _sparse_wav(path: Path, seconds: int, sr: int = 8000) -> Path:
