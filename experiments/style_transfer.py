@@ -4,11 +4,9 @@ r"""Audio style transfer on spectrograms (Ulyanov's random 1-D net, the paper's 
   python -m experiments.style_transfer --content=speech.flac --style=rooster.wav \
       --net=ulyanov --n_iter=300 --output_dir=/tmp/st
 
-Writes ``result.wav``, ``spectrograms.png`` (content / style / result) and ``metrics.json``
-(loss curve, final losses, timings, settings, weights) to ``--output_dir`` as one set. Unset
-flags take the network's defaults (``specst_jax.style.nets.NETS``; trained Wyse weights bring
-their own STFT); without ``--content`` the demo uses the built-in ``vowel_glide`` (content) and
-``chirps`` (style) with small, fast settings (``transfer.DEMO``). The engine is
+Writes ``result.wav``, ``spectrograms.png`` and ``metrics.json`` to ``--output_dir`` as one set.
+Unset flags take the net's defaults (``style.nets.NETS``; trained Wyse weights bring their STFT);
+without ``--content``: the demo (built-in signals, ``transfer.DEMO`` sizes). Engine:
 ``specst_jax.style.transfer``.
 """
 
@@ -50,10 +48,9 @@ def run(output_dir: str) -> dict:
   """One style transfer from the flags; writes the output set and returns the metrics."""
   t_start = time.perf_counter()
   demo, styles = _CONTENT.value is None, list(_STYLE.value or [])
-  if demo and styles:
-    raise ValueError("--style needs --content (the demo uses built-in signals)")
-  if not demo and not styles:
-    raise ValueError("--content needs at least one --style")
+  if demo == bool(styles):
+    raise ValueError("--style needs --content (the demo uses built-in signals)" if demo else
+                     "--content needs at least one --style")
   given = {k: f.value for k, f in _FLAGS.items()}
   s = transfer.Settings.for_net(_NET.value, dict(given, weights=_WEIGHTS.value, seed=_SEED.value),
                                 demo=demo)
@@ -69,9 +66,8 @@ def run(output_dir: str) -> dict:
                     (audio.load_audio(_CONTENT.value, sr=sr)[0],
                      [audio.load_audio(p, sr=sr)[0] for p in styles]))
   r = transfer.stylize(s, content, style, weights=weights)
-  settings = dict(s.as_dict(), demo=demo, content=_CONTENT.value, style=styles,
-                  output_dir=output_dir)
-  metrics = dict(settings=settings, **r.summary(), device=str(jax.devices()[0]))
+  metrics = dict(settings=dict(s.as_dict(), demo=demo, content=_CONTENT.value, style=styles,
+                               output_dir=output_dir), **r.summary(), device=str(jax.devices()[0]))
   with files.output_set(out, inputs=inputs) as tmp:
     audio.save_audio(tmp / "result.wav", transfer.peak_normalize(r.audio, peak=0.99,
                                                                  only_above=1.0), sr)
