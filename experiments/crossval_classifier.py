@@ -8,7 +8,11 @@ For each test fold K (``--folds``, default 1-5) and seed S (``--seeds``) it trai
 four folds into ``workdir/foldK_seedS`` (resumed when interrupted, skipped when finished), then
 scores each fold's selected epochs on fold K alone and as an ensemble
 (:func:`specst_jax.classifier.crossval.crossvalidate`). Prints a markdown table and writes
-``workdir/crossval.json``.
+``workdir/crossval.json``, which records the selection rule, recipe, config, seeds, folds and
+git commit. Protocol: every choice is made on validation data of the training folds (whole
+source recordings); a selection by test accuracy (e.g. ``--members=test_top:2``), a config
+without ``srcval`` (unless ``--allow_clip_validation``) or a finished run of another recipe in
+the work directory is an error naming the rule.
 """
 
 import shlex
@@ -26,6 +30,13 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Training configuratio
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the runs and crossval.json.")
 _FOLDS = flags.DEFINE_list("folds", ["1", "2", "3", "4", "5"], "Test folds (1-5).")
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds per fold; several make an ensemble.")
+_EPOCH = flags.DEFINE_string("epoch", "val_accuracy",
+                             "Which epoch of each run is scored (validation only).")
+_MEMBERS = flags.DEFINE_string("members", "all",
+                               "Ensemble members per fold: 'all' or 'val_top:N' (by validation).")
+_ALLOW_CLIP_VAL = flags.DEFINE_bool(
+    "allow_clip_validation", False,
+    "Score a config whose validation clips share recordings with training (old runs).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -35,8 +46,11 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   command = "python -m experiments.crossval_classifier " + shlex.join(sys.argv[1:])
   try:
-    result = crossval.crossvalidate(_CONFIG.value, _WORKDIR.value, _FOLDS.value, _SEEDS.value,
-                                    log=logging.info, command=command)
+    result = crossval.crossvalidate(
+        _CONFIG.value, _WORKDIR.value, _FOLDS.value, _SEEDS.value, log=logging.info,
+        command=command, members=_MEMBERS.value, epoch=_EPOCH.value,
+        recipe=config_flags.get_config_filename(flags.FLAGS["config"]),
+        allow_clip_validation=_ALLOW_CLIP_VAL.value)
   except (esc50.DataError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -1,5 +1,10 @@
-"""Tests for specst_jax/classifier/crossval.py: K folds x seeds on a fake ESC-50 tree."""
+"""Tests for specst_jax/classifier/crossval.py: K folds x seeds on a fake ESC-50 tree, and the
+protocol it enforces (no selection by test accuracy, whole-recording validation, one recipe per
+work directory, the rule recorded)."""
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
 
-from specst_jax import pretrained  # noqa: E402
+from specst_jax import files, pretrained  # noqa: E402
 from specst_jax.classifier import crossval as cv  # noqa: E402
 from specst_jax.classifier import splits  # noqa: E402
 
@@ -22,8 +27,9 @@ def fake(tmp_path_factory):
 
 
 def test_crossval_trains_each_fold_and_seed_once_and_scores_ensembles(fake, tmp_path):
-  c = tiny_config(fake, aux_weight=0.0, num_epochs=1)
-  result = cv.crossvalidate(c, tmp_path, folds=["2", "5"], seeds=["0", "1"], log=lambda s: None)
+  c = tiny_config(fake, aux_weight=0.0, num_epochs=1, val_by_source=True)
+  result = cv.crossvalidate(c, tmp_path, folds=["2", "5"], seeds=["0", "1"], log=lambda s: None,
+                            recipe="tiny")
   assert [r["fold"] for r in result["folds"]] == [2, 5]
   for r in result["folds"]:
     paths = [cv.run_dir(tmp_path, r["fold"], s) / "best.msgpack" for s in (0, 1)]
@@ -52,6 +58,80 @@ def test_crossval_trains_each_fold_and_seed_once_and_scores_ensembles(fake, tmp_
   assert again["folds"][0]["members"] == pytest.approx(result["folds"][1]["members"][1:])
   with pytest.raises(ValueError, match="fold"):
     cv.crossvalidate(c, tmp_path, folds=[6], seeds=[0], log=lambda s: None)
+  # What was chosen, how, and from which code is recorded; each clip's prediction too.
+  assert result["protocol"] == cv.PROTOCOL and result["recipe"] == "tiny"
+  assert result["selection"]["epoch"] == "val_accuracy" and result["selection"]["members"] == "all"
+  assert result["validation"] == "whole source recordings"
+  assert result["seeds"] == [0, 1] and result["folds_run"] == [2, 5]
+  assert result["config"]["model"] == c.model.to_dict()
+  assert result["git_commit"] is None or len(result["git_commit"].split("+")[0]) == 40
+  written = json.loads(files.write_json(tmp_path / "crossval.json", result).read_text())
+  assert written["selection"] == result["selection"] and written["folds"][1]["members"] == \
+      pytest.approx(result["folds"][1]["members"])
+  for r in result["folds"]:
+    t = np.asarray(r["targets"])
+    assert [float(np.mean(np.asarray(p) == t)) for p in r["predictions"]] == pytest.approx(
+        r["members"])
+    assert [run["seed"] for run in r["runs"]] == [0, 1] and r["ensemble_seeds"] == [0, 1]
+    assert all(run["epochs"] == 1 and run["total_seconds"] > 0 for run in r["runs"])
+    assert not any("test" in k for run in r["runs"] for k in run)
+  # A finished run is scored only under the recipe it was trained with.
+  other = tiny_config(fake, aux_weight=0.0, num_epochs=1, val_by_source=True, learning_rate=0.1)
+  with pytest.raises(cv.ProtocolError, match="learning_rate.*another workdir"):
+    cv.crossvalidate(other, tmp_path, folds=[5], seeds=[1], log=lambda s: None)
+  # Members chosen on validation: the best seed by its validation accuracy alone.
+  top = cv.crossvalidate(c, tmp_path, folds=[2, 5], seeds=[0, 1], members="val_top:1",
+                         log=lambda s: None)
+  for r in top["folds"]:
+    vals = [run["val_accuracy"] for run in r["runs"]]
+    best = int(np.argmax(vals))  # argmax takes the first of ties, as choose_members does
+    assert r["ensemble_seeds"] == [best]
+    assert r["ensemble"] == pytest.approx(r["members"][best])
+
+
+@pytest.mark.parametrize("epoch, members", [("test_accuracy", "all"),
+                                            ("val_accuracy", "test_top:2"),
+                                            ("val_accuracy", "best_TEST")])
+def test_selection_by_test_accuracy_is_refused_naming_the_rule(epoch, members):
+  with pytest.raises(cv.ProtocolError, match="test accuracy is not allowed.*Protocol: Every "
+                     "choice"):
+    cv.check_selection(epoch, members)
+
+
+def test_selection_rules():
+  assert cv.check_selection()["members"] == "all"
+  assert "2 seeds" in cv.check_selection(members="val_top:2")["member_rule"]
+  for members in ("val_top:0", "val_top", "best:2"):
+    with pytest.raises(ValueError, match="members"):
+      cv.check_selection(members=members)
+  with pytest.raises(ValueError, match="epoch"):
+    cv.check_selection(epoch="last")
+  runs = [{"val_accuracy": v} for v in (0.5, 0.7, 0.7, 0.1)]
+  assert cv.choose_members(runs, "val_top:2") == [1, 2]
+  assert cv.choose_members(runs, "all") == [0, 1, 2, 3]
+
+
+def test_leaky_or_missing_validation_is_refused(fake):
+  with pytest.raises(cv.ProtocolError, match="val_by_source=False.*source recordings"):
+    cv.check_config(tiny_config(fake, val_by_source=False))
+  cv.check_config(tiny_config(fake, val_by_source=False), allow_clip_validation=True)
+  with pytest.raises(cv.ProtocolError, match="val_fraction=0"):
+    cv.check_config(tiny_config(fake, val_by_source=True, val_fraction=0.0))
+  with pytest.raises(cv.ProtocolError, match="val_by_source"):
+    cv.crossvalidate(tiny_config(fake), "/nonexistent", folds=[5], seeds=[0])
+
+
+def test_cli_refuses_test_selection_before_training(fake, tmp_path):
+  repo = Path(__file__).resolve().parents[1]
+  out = subprocess.run(
+      [sys.executable, "-m", "experiments.crossval_classifier",
+       "--config=experiments/configs/tiny.py", f"--config.data_dir={fake[0]}",
+       "--config.val_by_source=True", f"--workdir={tmp_path / 'cv'}", "--members=test_top:1"],
+      cwd=repo, capture_output=True, text=True, timeout=300,
+      env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  assert out.returncode == 1
+  assert "test accuracy is not allowed" in out.stderr and "Protocol:" in out.stderr
+  assert not (tmp_path / "cv").exists()
 
 
 def evaluate_classifier_ensemble(paths, config, fold) -> float:

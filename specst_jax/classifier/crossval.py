@@ -6,11 +6,22 @@ For each test fold K and seed S, :func:`crossvalidate` trains on the other four 
 (``best.msgpack``, chosen on validation) are scored on fold K alone and as mean-softmax
 ensembles (:mod:`specst_jax.classifier.evaluate`). ESC-50's folds hold 400 clips each, so the
 5-fold accuracy is the mean over folds. :func:`table` formats the result as markdown.
+
+The protocol (:data:`PROTOCOL`) is enforced here, not only written down: every choice (the
+epoch of each run, the members of an ensemble) is made on validation data drawn from the
+training folds (whole source recordings), and the test fold is scored once, after training,
+on each run's selected epoch. :func:`check_selection` refuses any rule that would rank or
+select by test accuracy (:class:`ProtocolError`), :func:`check_config` refuses a validation
+split that shares recordings with the training clips, and an existing run trained with another
+recipe is refused rather than scored. The rule, recipe, config, seeds, folds and git commit
+are recorded in the result (``crossval.json``).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
 from pathlib import Path
 
 import ml_collections
@@ -19,6 +30,108 @@ import numpy as np
 from specst_jax.classifier import evaluate, train
 
 ALL_FOLDS = (1, 2, 3, 4, 5)
+
+PROTOCOL = (
+    "Every choice (recipe, epoch, ensemble member) is made on validation data drawn from the "
+    "training folds only (whole source recordings, `srcval`); the test fold of each "
+    "cross-validation split is scored once, at the end, on the epoch each run selected. No "
+    "number is ranked or selected by test accuracy.")
+# Epoch rules the training loop implements (train.train_and_evaluate exports this epoch).
+EPOCH_RULES = ("val_accuracy",)
+# Config keys that may differ between a finished run and the requested recipe (paths, logging).
+IGNORED_KEYS = ("data_dir", "cache_dir", "log_every", "eval_batch_size")
+
+
+class ProtocolError(ValueError):
+  """A request that would break :data:`PROTOCOL`."""
+
+
+def _refuse(what: str, why: str):
+  raise ProtocolError(f"{what}: {why}. Protocol: {PROTOCOL}")
+
+
+def check_selection(epoch: str = "val_accuracy", members: str = "all") -> dict:
+  """The selection rule as a record; ProtocolError for any rule that uses the test fold.
+
+  Args:
+    epoch: which epoch of each run is scored: ``"val_accuracy"`` (the epoch with the best
+      validation accuracy, the one ``train_and_evaluate`` exports).
+    members: which seeds of a fold form its ensemble: ``"all"``, or ``"val_top:N"`` (the
+      ``N`` runs with the best validation accuracy at their selected epoch).
+  """
+  for name, value in (("epoch", epoch), ("members", members)):
+    if "test" in str(value).lower():
+      _refuse(f"selection {name}={value!r}", "choosing by test accuracy is not allowed")
+  if epoch not in EPOCH_RULES:
+    raise ValueError(f"selection epoch={epoch!r}: must be one of {EPOCH_RULES}")
+  if members != "all":
+    head, _, n = str(members).partition(":")
+    if head != "val_top" or not n.isdigit() or int(n) < 1:
+      raise ValueError(f"selection members={members!r}: must be 'all' or 'val_top:N' (N >= 1)")
+  return {"epoch": epoch, "members": members,
+          "epoch_rule": "the epoch with the best validation accuracy of each run",
+          "member_rule": ("every seed" if members == "all" else
+                          f"the {members.partition(':')[2]} seeds with the best validation "
+                          "accuracy at their selected epoch"),
+          "test": "scored once per run after training, on the selected epoch; never used to "
+                  "choose"}
+
+
+def check_config(config: ml_collections.ConfigDict, allow_clip_validation: bool = False) -> None:
+  """ProtocolError unless the config validates on whole source recordings of the training
+  folds (``val_by_source``, ``val_fraction > 0``); ``allow_clip_validation`` lets old
+  clip-level splits be scored (the result records it)."""
+  if not config.get("val_fraction", 0.0) > 0:
+    _refuse(f"config val_fraction={config.get('val_fraction')}",
+            "without a validation split the epoch cannot be chosen on training folds")
+  if not config.get("val_by_source", False) and not allow_clip_validation:
+    _refuse("config val_by_source=False",
+            "validation clips would share source recordings with training clips (about 40 % "
+            "of them; use the `srcval` option, or allow_clip_validation to score old runs)")
+
+
+def git_commit(where: str | Path | None = None) -> str | None:
+  """``HEAD``'s hash of the repository at ``where`` (default: this file's), ``+dirty`` when
+  tracked files differ from it; None outside a repository or without git."""
+  cwd = Path(where) if where is not None else Path(__file__).resolve().parent
+  try:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                          text=True, timeout=30, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                           capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return head + ("+dirty" if dirty else "")
+
+
+def _plain(d) -> dict:
+  return json.loads(json.dumps(d))
+
+
+def check_existing_run(path: Path, config: ml_collections.ConfigDict) -> None:
+  """ProtocolError when ``path`` holds a run trained with another recipe than ``config``
+  (keys in :data:`IGNORED_KEYS` and keys only one side has are not compared)."""
+  best = path / "best.json"
+  if not best.exists():
+    return
+  recorded = json.loads(best.read_text()).get("config", {})
+  wanted = _plain(config.to_dict())
+
+  def diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) & set(b)):
+      if not prefix and k in IGNORED_KEYS:
+        continue
+      if isinstance(a[k], dict) and isinstance(b[k], dict):
+        out += diff(a[k], b[k], f"{prefix}{k}.")
+      elif a[k] != b[k]:
+        out.append(f"{prefix}{k}: run {a[k]!r}, requested {b[k]!r}")
+    return out
+
+  differences = diff(recorded, wanted)
+  if differences:
+    _refuse(f"{path} was trained with another recipe ({'; '.join(differences)})",
+            "a run is scored only under the recipe it was trained with; use another workdir")
 
 
 def run_dir(workdir: str | Path, fold: int, seed: int) -> Path:
@@ -38,40 +151,98 @@ def fold_config(config: ml_collections.ConfigDict, fold: int, seed: int
 
 
 def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds, seeds,
-                  log=print, command: str | None = None) -> dict:
-  """Trains the missing runs, then scores each fold's members and ensemble.
+                  log=print, command: str | None = None, *, members: str = "all",
+                  epoch: str = "val_accuracy", recipe: str | None = None,
+                  allow_clip_validation: bool = False) -> dict:
+  """Trains the missing runs, then scores each fold's members and ensemble (once, at the end).
 
-  Returns ``{"folds": [{"fold", "members", "member_mean", "ensemble", "ensemble_by_size"},
-  ...], "member_accuracy": [mean, sd over folds], "ensemble_accuracy": [mean, sd],
-  "ensemble_by_size": [mean over folds, per ensemble size], ...}``: accuracies on the test
-  fold of the epoch each run selected on its validation split.
+  Args:
+    config: the recipe; its folds and seed are replaced per run (:func:`fold_config`).
+    members, epoch: the selection rule (:func:`check_selection`; never by test accuracy).
+    recipe: how the config was named (e.g. ``experiments/configs/paper.py:log_mel,...``),
+      recorded with the result.
+    allow_clip_validation: score a config whose validation clips are not whole source
+      recordings (:func:`check_config`; recorded).
+
+  Returns ``{"folds": [{"fold", "members", "member_mean", "ensemble", "ensemble_by_size",
+  "ensemble_seeds", "runs", "targets", "predictions"}, ...], "member_accuracy": [mean, sd over
+  folds], "ensemble_accuracy": [mean, sd], "ensemble_by_size": [mean over folds, per ensemble
+  size], "protocol", "selection", "recipe", "config", "seeds", "folds_run", "git_commit",
+  "command"}``: accuracies on the test fold of the epoch each run selected on its validation
+  split; ``runs`` holds each run's selected epoch, validation accuracy and compute.
+
+  Raises:
+    ProtocolError: a selection by test accuracy, a leaky validation split, or an existing run
+      with another recipe.
   """
+  selection = check_selection(epoch, members)
+  check_config(config, allow_clip_validation)
   folds, seeds = [int(k) for k in folds], [int(s) for s in seeds]
   if not folds or not seeds or len(set(seeds)) != len(seeds):
     raise ValueError(f"folds {folds} and seeds {seeds}: need at least one of each, "
                      "seeds distinct")
   configs = {(k, s): fold_config(config, k, s) for k in folds for s in seeds}
   for (k, s), c in configs.items():
+    check_existing_run(run_dir(workdir, k, s), c)
+  for (k, s), c in configs.items():
     log(f"fold {k} seed {s}: {run_dir(workdir, k, s)}")
     train.train_and_evaluate(c, run_dir(workdir, k, s), log=log,
                                 command=command and f"{command} (fold {k}, seed {s})")
   cache_dir = config.get("cache_dir") or None
   batch_size = config.get("eval_batch_size", 50)
-  rows = [score_fold([run_dir(workdir, k, s) / "best.msgpack" for s in seeds], config.data_dir, k,
-                     cache_dir, batch_size) for k in folds]
+  rows = []
+  for k in folds:
+    runs = [run_record(run_dir(workdir, k, s), s) for s in seeds]
+    chosen = choose_members(runs, members)
+    rows.append(score_fold([run_dir(workdir, k, s) / "best.msgpack" for s in seeds],
+                           config.data_dir, k, cache_dir, batch_size, ensemble=chosen))
+    rows[-1]["runs"] = runs
+    rows[-1]["ensemble_seeds"] = [seeds[i] for i in chosen]
   by_size = np.mean([r["ensemble_by_size"] for r in rows], axis=0)
-  return {"folds": rows, "seeds": seeds,
+  return {"folds": rows, "seeds": seeds, "folds_run": folds,
           "member_accuracy": mean_and_sd([r["member_mean"] for r in rows]),
           "ensemble_accuracy": mean_and_sd([r["ensemble"] for r in rows]),
           "ensemble_by_size": [float(a) for a in by_size],
-          "config": config.to_dict(), "command": command}
+          "protocol": PROTOCOL, "selection": selection,
+          "validation": ("whole source recordings" if config.get("val_by_source", False) else
+                         "clips (shares recordings with training: allowed for old runs)"),
+          "recipe": recipe, "config": config.to_dict(), "git_commit": git_commit(),
+          "command": command}
 
 
-def score_fold(paths, data_dir, fold: int, cache_dir, batch_size: int) -> dict:
-  """Test-fold accuracy of each weights file, of all of them averaged in softmax, and
-  (``ensemble_by_size[n - 1]``) the mean accuracy over every ensemble of ``n`` of them."""
+def run_record(path: Path, seed: int) -> dict:
+  """A finished run's selected epoch and its validation accuracy, and its compute
+  (``metrics.jsonl``: epochs run, seconds per epoch, total seconds). No test numbers."""
+  best = json.loads((path / "best.json").read_text())
+  history = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()
+             if line.strip()]
+  seconds = [h["epoch_seconds"] for h in history if "epoch_seconds" in h]
+  return {"seed": int(seed), "selected_epoch": best.get("selected_epoch"),
+          "val_accuracy": best.get("val_accuracy"), "epochs": len(history),
+          "epoch_seconds_median": float(np.median(seconds)) if seconds else None,
+          "total_seconds": float(np.sum(seconds)) if seconds else None,
+          "devices": best.get("devices")}
+
+
+def choose_members(runs: list[dict], members: str) -> list[int]:
+  """Indices of ``runs`` forming the ensemble: all, or the ``N`` best by validation accuracy
+  (ties: the earlier seed)."""
+  if members == "all":
+    return list(range(len(runs)))
+  n = int(members.partition(":")[2])
+  order = sorted(range(len(runs)), key=lambda i: (-(runs[i]["val_accuracy"] or 0.0), i))
+  return sorted(order[:n])
+
+
+def score_fold(paths, data_dir, fold: int, cache_dir, batch_size: int,
+               ensemble: list[int] | None = None) -> dict:
+  """Test-fold accuracy of each weights file, of the ``ensemble`` members (indices, chosen
+  without the test fold; default all) averaged in softmax, and (``ensemble_by_size[n - 1]``)
+  the mean accuracy over every ensemble of ``n`` of them. Also each clip's target and each
+  member's predicted class (``targets``, ``predictions``) for per-class analyses."""
   metrics, probs, targets = evaluate.evaluate_members(
       [str(p) for p in paths], data_dir, [fold], cache_dir, batch_size)
+  ensemble = list(range(len(probs))) if ensemble is None else list(ensemble)
 
   def mean_over_ensembles_of(n: int) -> float:
     subsets = itertools.combinations(range(len(probs)), n)
@@ -81,8 +252,10 @@ def score_fold(paths, data_dir, fold: int, cache_dir, batch_size: int) -> dict:
   by_size = [mean_over_ensembles_of(n) for n in range(1, len(probs) + 1)]
   members = [m["accuracy"] for m in metrics]
   return {"fold": fold, "clips": int(len(targets)), "members": members,
-          "member_mean": float(np.mean(members)), "ensemble": by_size[-1],
-          "ensemble_by_size": by_size}
+          "member_mean": float(np.mean(members)),
+          "ensemble": evaluate.ensemble_accuracy([probs[i] for i in ensemble], targets),
+          "ensemble_by_size": by_size, "targets": [int(t) for t in targets],
+          "predictions": [[int(c) for c in p.argmax(-1)] for p in probs]}
 
 
 def mean_and_sd(values) -> list[float]:
@@ -93,7 +266,9 @@ def mean_and_sd(values) -> list[float]:
 def table(result: dict) -> str:
   """The markdown table of :func:`crossvalidate`'s result (accuracies in %)."""
   seeds = result["seeds"]
-  head = ["fold", *(f"seed {s}" for s in seeds), "member mean", f"ensemble of {len(seeds)}"]
+  members = result.get("selection", {}).get("members", "all")
+  head = ["fold", *(f"seed {s}" for s in seeds), "member mean",
+          f"ensemble of {len(seeds)}" if members == "all" else f"ensemble ({members})"]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in result["folds"]:
     cells = [str(r["fold"]), *(f"{100 * a:.2f}" for a in r["members"]),
@@ -109,4 +284,8 @@ def table(result: dict) -> str:
             "|" + "---|" * (len(seeds) + 1),
             "| mean over folds and seed subsets | "
             + " | ".join(f"{100 * a:.2f}" for a in result["ensemble_by_size"]) + " |"]
+  if "selection" in result:
+    lines += ["", f"Selection: {result['selection']['epoch_rule']}; ensemble: "
+              f"{result['selection']['member_rule']}; test: {result['selection']['test']}. "
+              f"Validation: {result.get('validation')}. Commit {result.get('git_commit')}."]
   return "\n".join(lines)

@@ -28,7 +28,7 @@ from specst_jax import files, pretrained, representations, spectral
 from specst_jax.classifier import esc50
 
 # The representations the classifier takes: ``[frames, channels]`` arrays of one clip.
-REPRESENTATIONS = ("unit_db", "log_mel", "log_mel_deltas", "mfcc", "log1p")
+REPRESENTATIONS = ("unit_db", "log_mel", "log_mel_deltas", "mfcc", "log1p", "logfreq")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,9 @@ class FeatureConfig:
     representation: one of :data:`REPRESENTATIONS` (see :mod:`specst_jax.representations`):
       ``"unit_db"`` (the paper's [0, 1] dB re the clip max), ``"log_mel"``, ``"log_mel_deltas"``
       (log-mel and its first delta, ``2 * n_mels`` channels: Piczak's input), ``"mfcc"``
-      (``n_mfcc`` coefficients, with first and second deltas when ``deltas``) or ``"log1p"``.
+      (``n_mfcc`` coefficients, with first and second deltas when ``deltas``), ``"log1p"`` or
+      ``"logfreq"`` (semitone bands from C1 up to Nyquist, dB re the clip max, floored
+      ``top_db`` below it: 95 bands at 16 kHz).
     sr: sample rate in Hz the clips are resampled to.
     n_fft: FFT size in samples (``n_fft // 2 + 1`` linear bins).
     hop_length: hop in samples.

@@ -181,7 +181,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     record = {"epoch": epoch, "step": int(state.step),
               "train_seconds": round(time.time() - t0, 2)}
     record.update({f"train_{k}": v for k, v in splits_lib.summarise(totals).items()})
-    for split in ("val", "test"):
+    # ``test_every_epoch=False``: the test fold is not looked at during training at all
+    # (cross-validation scores each run's selected epoch once, at the end).
+    for split in ("val", "test") if config.get("test_every_epoch", True) else ("val",):
       x, y, a = splits.arrays[split]
       if len(x):
         record.update({f"{split}_{k}": v for k, v in
