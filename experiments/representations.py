@@ -210,18 +210,23 @@ def stream(y, out: Path, *, sr: int, n_fft: int, hop_length: int, n_mels: int, n
   return display, {k: list(v) for k, v in shapes.items()}, group, width
 
 
-def figure(y, arrays, *, sr: int, n_fft: int, hop_length: int, n_mels: int, title: str):
+def figure(y, arrays, *, sr: int, n_fft: int, hop_length: int, n_mels: int, title: str,
+           frames_per_column: int = 1):
   """The five-panel matplotlib figure (waveform, linear dB, mel dB, MFCC, delta-MFCC).
 
-  ``arrays`` may be decimated in time: ``hop_length`` is then the hop between their rows.
+  ``arrays`` may be decimated in time: each row then covers ``frames_per_column`` STFT frames
+  of hop ``hop_length``.
   """
+  stft_hop, hop_length = hop_length, hop_length * frames_per_column
+  shown = f", {frames_per_column} frames per column" if frames_per_column > 1 else ""
   import matplotlib.pyplot as plt
 
   fig, axes = plt.subplots(5, 1, figsize=(10, 14), constrained_layout=True)
   plotting.plot_waveform(axes[0], y, sr=sr, title=f"waveform: {title}")
   plotting.plot_spectrogram(
       axes[1], arrays["linear_db"], sr=sr, hop_length=hop_length, n_fft=n_fft, y_axis="linear",
-      title=f"linear-frequency magnitude (n_fft={n_fft})", colorbar_label="dB re max")
+      title=f"linear-frequency magnitude (n_fft={n_fft}, hop={stft_hop}{shown})",
+      colorbar_label="dB re max")
   plotting.plot_spectrogram(
       axes[2], arrays["mel_db"], sr=sr, hop_length=hop_length,
       freqs=plotting.mel_band_frequencies(n_mels, fmax=sr / 2.0), y_axis="mel",
@@ -279,8 +284,8 @@ def run(*, input_path: str | None, output_dir: str, sr: int = 22050, n_fft: int 
   with files.output_set(out, inputs=[input_path]) as tmp:
     display, shapes, group, width = stream(y, tmp, sr=sr, n_fft=n_fft, hop_length=hop_length,
                                            n_mels=n_mels, n_mfcc=n_mfcc)
-    fig = figure(y, display, sr=sr, n_fft=n_fft, hop_length=hop_length * group,
-                 n_mels=n_mels, title=Path(source).name if input_path else source)
+    fig = figure(y, display, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                 title=Path(source).name if input_path else source, frames_per_column=group)
     plotting.save_figure(fig, tmp / "representations.png")
     meta = {
         "source": source, "sr": sr, "n_fft": n_fft, "hop_length": hop_length,

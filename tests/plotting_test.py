@@ -87,3 +87,20 @@ def test_save_figure_atomic(tmp_path, monkeypatch):
   with pytest.raises(OSError, match="simulated"):
     plotting.save_figure(fig2, tmp_path / "sub" / "g.png")
   assert os.listdir(tmp_path / "sub") == ["f.png"]
+
+
+def test_long_waveform_drawn_as_envelope():
+  y = np.sin(np.arange(100_000) / 50.0).astype(np.float32)
+  y[12_345] = 3.0  # a single peak must survive the decimation
+  fig, ax = plt.subplots()
+  plotting.plot_waveform(ax, y, sr=1000, max_points=1000)
+  assert not ax.lines and len(ax.collections) == 1
+  vertices = ax.collections[0].get_paths()[0].vertices
+  assert vertices[:, 1].max() == pytest.approx(3.0)
+  assert vertices[:, 1].min() == pytest.approx(-1.0, abs=1e-3)
+  assert ax.get_xlim() == (0.0, 100.0)
+  plt.close(fig)
+  fig, ax = plt.subplots()
+  plotting.plot_waveform(ax, y[:500], sr=1000, max_points=1000)
+  assert len(ax.lines) == 1 and ax.lines[0].get_ydata().size == 500
+  plt.close(fig)

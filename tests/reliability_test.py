@@ -263,8 +263,9 @@ def test_sigkill_in_write_phase_then_rerun(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert first.returncode == 0, first.stderr
   before = {name: (out / name).read_bytes() for name in REPR_FILES}
+  # 30 s of signal: seconds of work between the temp folder's appearance and the commit.
   child = subprocess.Popen([sys.executable, "-m", "experiments.representations",
-                            f"--output_dir={out}", "--duration=2", "--n_mels=32"], cwd=ROOT,
+                            f"--output_dir={out}", "--duration=30", "--n_mels=32"], cwd=ROOT,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   try:
     deadline = time.monotonic() + 240
@@ -272,6 +273,7 @@ def test_sigkill_in_write_phase_then_rerun(tmp_path):
       assert child.poll() is None and time.monotonic() < deadline, "no temp folder appeared"
       time.sleep(0.005)
     child.send_signal(signal.SIGKILL)
+    assert child.wait(timeout=60) == -signal.SIGKILL, "the run ended before it was killed"
   finally:
     child.kill()
     child.wait()
