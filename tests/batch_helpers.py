@@ -22,7 +22,8 @@ def write_clips(folder: Path, n_pairs: int, *, seconds=(0.4, 0.6, 0.75)) -> list
   for i in range(n_pairs):
     d = seconds[i % len(seconds)]
     c = signals.make_signal(names[i % len(names)], sr=SR, duration=d)
-    s = signals.make_signal(names[(i + 1) % len(names)], sr=SR, duration=seconds[(i + 1) % 3])
+    s = signals.make_signal(names[(i + 1) % len(names)], sr=SR,
+                            duration=seconds[(i + 1) % len(seconds)])
     audio.save_audio(folder / f"c{i}.wav", c, SR)
     audio.save_audio(folder / f"s{i}.wav", s, SR)
     rows.append(dict(id=f"pair{i:02d}", content=f"c{i}.wav", style=f"s{i}.wav"))
@@ -75,6 +76,9 @@ class FakeEngine:
   def describe(self, settings):
     return dataclasses.asdict(settings)
 
+  def sample_rate(self, settings):
+    return settings.sr
+
   def min_samples(self, settings):
     return 64
 
@@ -86,3 +90,25 @@ class FakeEngine:
       total = total * np.nan
     return BucketResult(y, dict(total=total, style=total / 2, content=total / 2),
                         np.full(len(y), 3), np.full(len(y), 4), None, dict(compile=0.0))
+
+
+# ----------------------------------------------------------------------------- real engine
+
+TINY = dict(net="ulyanov", sr=SR, n_fft=128, hop_length=64, filters=16, n_iter=4,
+            optimizer="adam", learning_rate=0.05, phase_method="fgla", phase_iter=4)  # = :tiny
+
+
+def sharded_and_single(manifest_path: str, out_sharded: str, out_single: str) -> None:
+  """Run in a process with 4 (fake) devices: the manifest through the runner twice, batches of
+  4 pairs sharded over the 4 devices, and one pair at a time on one device."""
+  import jax
+
+  from specst_jax.batch import engine, manifest, runner
+  devices = jax.local_devices()
+  assert len(devices) == 4, devices
+  items = manifest.read_manifest(manifest_path, engine.OVERRIDES)
+  for out, devs, batch in ((out_sharded, devices, 4), (out_single, devices[:1], 1)):
+    cfg = runner.RunConfig(out, batch_size=batch, bucket_seconds=(1.0,), min_seconds=0.05,
+                           n_devices=len(devs), loader_threads=1)
+    stats = runner.run(items, engine.StyleEngine(devs), cfg, base=TINY)
+    assert stats.failed == 0 and stats.ok == len(items), stats

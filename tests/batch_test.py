@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +231,173 @@ def test_shares_of_two_processes_cover_the_manifest(tmp_path):
                            process_id=p, num_processes=2)
     written += runner.run(items, bh.FakeEngine(), cfg).written
   assert sorted(written) == sorted(r["id"] for r in rows)  # each exactly once
+
+
+# ------------------------------------------------------------------ real engine, end to end
+
+REPO = Path(__file__).resolve().parents[1]
+TOOL = [sys.executable, "-m", "experiments.batch_style",
+        "--config=experiments/configs/batch.py:tiny"]
+
+
+def _env(cache: Path, **extra) -> dict:
+  """Subprocess environment: CPU, the repo importable, one persistent compilation cache."""
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO),
+             JAX_COMPILATION_CACHE_DIR=str(cache),
+             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+  env.pop("XLA_FLAGS", None)
+  env.update(extra)
+  return env
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+  """12 rows (10 good pairs of 0.4-0.75 s at 8 kHz, a corrupt and a too-short file)."""
+  root = tmp_path_factory.mktemp("batch_data")
+  rows = bh.write_clips(root, 10) + bh.write_bad(root)
+  return dict(root=root, manifest=bh.write_csv(root / "pairs.csv", rows),
+              good=sorted(r["id"] for r in rows[:10]), bad=["bad_corrupt", "bad_short"],
+              cache=root / "jax_cache")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _written(log: str) -> list[str]:
+  return re.findall(r"wrote item (\S+)", log)
+
+
+def _item_outputs(out: Path, ids) -> dict:
+  res = {}
+  for i in ids:
+    m = json.loads((out / "items" / i / "metrics.json").read_text())
+    y, _ = audio.load_audio(out / "items" / i / "result.wav")
+    res[i] = (y, m)
+  return res
+
+
+def _assert_same_outputs(a: dict, b: dict) -> None:
+  """Equal to float32 tolerance: losses to 1e-4 relative; audio to 1e-2 of its peak (four Adam
+  steps and four Griffin-Lim iterations amplify round-off differences between batch shapes;
+  a swapped pair or key differs by order 1)."""
+  assert sorted(a) == sorted(b)
+  for i in a:
+    (ya, ma), (yb, mb) = a[i], b[i]
+    assert ya.shape == yb.shape, i
+    assert np.max(np.abs(ya - yb)) <= 1e-2 * np.max(np.abs(yb)), i
+    for k, v in ma["final_losses"].items():
+      np.testing.assert_allclose(v, mb["final_losses"][k], rtol=1e-4, atol=1e-6, err_msg=i)
+    for k in ("settings", "seed", "bucket", "content_fit", "style_fits", "n_iterations_done"):
+      assert ma[k] == mb[k], (i, k)
+
+
+def test_sharded_batches_equal_one_pair_at_a_time(data, tmp_path):
+  """4 fake CPU devices: batches of 4 pairs (the last one padded) == one pair per call."""
+  rows = bh.write_clips(tmp_path, 6)  # one 1 s bucket
+  path = bh.write_csv(tmp_path / "m.csv", rows)
+  code = ("from tests.batch_helpers import sharded_and_single as f; "
+          f"f({str(path)!r}, {str(tmp_path / 'sharded')!r}, {str(tmp_path / 'single')!r})")
+  env = _env(data["cache"], XLA_FLAGS="--xla_force_host_platform_device_count=4")
+  proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  ids = [r["id"] for r in rows]
+  sharded = _item_outputs(tmp_path / "sharded", ids)
+  assert {m["batch"]["n_devices"] for _, m in sharded.values()} == {4}
+  assert sorted(m["batch"]["real_items"] for _, m in sharded.values()) == [2, 2, 4, 4, 4, 4]
+  _assert_same_outputs(sharded, _item_outputs(tmp_path / "single", ids))
+  assert sorted(p.name for p in (tmp_path / "sharded" / "items").iterdir()) == sorted(ids)
+
+
+@pytest.fixture(scope="module")
+def two_process_run(data, tmp_path_factory):
+  """The manifest run by two real processes joined through jax.distributed on localhost."""
+  out = tmp_path_factory.mktemp("two_proc") / "out"
+  port = _free_port()
+  procs = [subprocess.Popen(
+      TOOL + [f"--manifest={data['manifest']}", f"--output_dir={out}",
+              f"--coordinator_address=localhost:{port}", "--num_processes=2",
+              f"--process_id={k}"], env=_env(data["cache"]), cwd=REPO, text=True,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in (0, 1)]
+  logs, codes = [], []
+  for p in procs:
+    stdout, stderr = p.communicate(timeout=300)
+    logs.append(stdout + stderr)
+    codes.append(p.returncode)
+  return dict(out=out, logs=logs, codes=codes)
+
+
+def test_two_processes_write_each_item_once(data, two_process_run):
+  out, logs, codes = two_process_run["out"], two_process_run["logs"], two_process_run["codes"]
+  owners = {i: shards.owner(i, 2) for i in data["good"] + data["bad"]}
+  bad_of = [sum(owners[b] == k for b in data["bad"]) for k in (0, 1)]
+  assert codes[0] == 2, logs[0][-3000:]  # process 0 reports the whole run's failures
+  assert codes[1] == bad_of[1], logs[1][-3000:]
+  written = [_written(log) for log in logs]
+  assert sorted(written[0] + written[1]) == data["good"]  # every good item exactly once
+  for k in (0, 1):
+    assert all(owners[i] == k for i in written[k])  # by the process that owns it
+  summary = json.loads((out / "summary.json").read_text())
+  assert (summary["n_items"], summary["n_ok"], summary["n_failed"], summary["n_missing"]) == \
+      (12, 10, 2, 0)
+  assert summary["num_processes"] == 2
+  errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
+  assert sorted(e["id"] for e in errors) == data["bad"]
+  assert all(e["reason"] and "\n" not in e["reason"] for e in errors)
+  with open(out / "summary.csv") as f:
+    assert len(list(csv.DictReader(f))) == 12
+  for i in data["good"]:
+    m = json.loads((out / "items" / i / "metrics.json").read_text())
+    assert m["process"] == owners[i] and np.isfinite(m["final_losses"]["total"])
+
+
+def test_sigkill_and_resume_equal_an_uninterrupted_run(data, two_process_run, tmp_path):
+  out = tmp_path / "out"
+  cmd = TOOL + [f"--manifest={data['manifest']}", f"--output_dir={out}", "--batch_size=1",
+                "--noauto_distributed"]
+  env = _env(data["cache"])
+  proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  deadline = time.monotonic() + 240
+  while len(list(out.glob("items/*/metrics.json"))) < 3 and time.monotonic() < deadline:
+    assert proc.poll() is None, "the run ended before it could be killed"
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  done = sorted(p.parent.name for p in out.glob("items/*/metrics.json"))
+  assert 3 <= len(done) < 10, done
+  stamps = {i: [(p.stat().st_ino, p.stat().st_mtime_ns) for p in
+                (out / "items" / i / "metrics.json", out / "items" / i / "result.wav")]
+            for i in done}
+  again = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert again.returncode == 2, again.stderr[-3000:]
+  rewritten = _written(again.stderr + again.stdout)
+  assert sorted(rewritten + done) == data["good"]  # the rest, and nothing done twice
+  for i in done:
+    assert stamps[i] == [(p.stat().st_ino, p.stat().st_mtime_ns) for p in
+                         (out / "items" / i / "metrics.json", out / "items" / i / "result.wav")]
+  assert not [p for p in out.rglob(".*")], "temp files left behind"
+  _assert_same_outputs(_item_outputs(out, data["good"]),
+                       _item_outputs(two_process_run["out"], data["good"]))
+  assert json.loads((out / "summary.json").read_text())["n_ok"] == 10
+
+
+@pytest.mark.parametrize("text, message", [
+    ("id,content,style\na,c.wav,s.wav\na,c.wav,s.wav\n", "duplicate id 'a'"),
+    (None, "no such manifest file"),
+])
+def test_cli_manifest_errors_one_line(data, tmp_path, text, message):
+  path = tmp_path / "m.csv"
+  if text is not None:
+    path.write_text(text)
+  out = tmp_path / "out"
+  proc = subprocess.run(TOOL + [f"--manifest={path}", f"--output_dir={out}",
+                                "--noauto_distributed"], env=_env(data["cache"]), cwd=REPO,
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 255
+  ours = [x for x in proc.stderr.splitlines() if x.startswith("batch_style:")]
+  assert len(ours) == 1 and message in ours[0] and str(path) in ours[0], proc.stderr
+  assert not out.exists()

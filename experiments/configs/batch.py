@@ -8,7 +8,8 @@ command line (``--config.batch_size=32``). PRESET:
   to a multiple of the local devices), buckets 2, 4, 8 and 16 s, 4 loader threads.
 * ``cpu``: the 200-pair run of the lab notebook on the 2-core work VM: Ulyanov with 256
   filters, 8 kHz, n_fft 512, 30 L-BFGS iterations, 30 Griffin-Lim iterations, 1 s buckets.
-* ``tiny``: the tests' settings (8 kHz, n_fft 128, 16 Ulyanov filters, 4 iterations).
+* ``tiny``: the tests' settings (8 kHz, n_fft 128, 16 Ulyanov filters, 4 Adam iterations, one
+  1 s bucket).
 
 ``style`` holds settings overrides for every row (any key of the style-transfer settings,
 e.g. ``net``, ``n_iter``, ``filters``, ``sr``); the tool's own flags (``--n_iter`` ...) win over
@@ -31,11 +32,13 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
   c.loader_threads = 2         # threads reading the next batch's audio
   c.figures = False            # items/<id>/spectrograms.png
   c.barrier_timeout_s = 7 * 86400.0  # process 0 waits this long for the slowest process
+  c.compilation_cache_dir = ""  # JAX's persistent cache of compiled programs ("" = off)
   c.style = ml_collections.ConfigDict()
   if preset == "tpu":
     c.batch_size = 64
     c.bucket_seconds = (2.0, 4.0, 8.0, 16.0)
     c.loader_threads = 4
+    c.compilation_cache_dir = "~/.cache/specst_jax/xla"  # per host; survives a preemption
   elif preset == "cpu":
     c.batch_size = 8
     c.bucket_seconds = (1.0,)
@@ -44,10 +47,10 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
         phase_method="fgla", phase_iter=30))
   elif preset == "tiny":
     c.batch_size = 4
-    c.bucket_seconds = (0.5, 1.0)
+    c.bucket_seconds = (1.0,)
     c.min_seconds = 0.05
     c.loader_threads = 1
     c.style = ml_collections.ConfigDict(dict(
         net="ulyanov", sr=8000, n_fft=128, hop_length=64, filters=16, n_iter=4,
-        phase_method="fgla", phase_iter=4))
+        optimizer="adam", learning_rate=0.05, phase_method="fgla", phase_iter=4))
   return c

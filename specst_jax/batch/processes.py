@@ -75,3 +75,13 @@ def barrier(name: str, *, timeout_s: float) -> None:
     multihost_utils.sync_global_devices(name)
     return
   client.wait_at_barrier(name, int(timeout_s * 1000))
+
+
+def compilation_cache(path: str | None) -> None:
+  """Keeps compiled programs in ``path`` (JAX's persistent cache), so a resumed or repeated
+  run (after a preemption, on another host of the same slice) loads them instead of
+  compiling again. ``None`` / ``""``: off."""
+  if not path:
+    return
+  jax.config.update("jax_compilation_cache_dir", str(path))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

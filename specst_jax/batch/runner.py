@@ -62,7 +62,7 @@ class Engine(Protocol):
   """The audio -> audio transfer as the batch runner sees it."""
 
   def resolve(self, overrides: Mapping[str, Any]) -> Hashable:
-    """Settings (hashable, with ``.sr``) from overrides of the defaults; ValueError if bad."""
+    """Settings (hashable) from overrides of the defaults; ValueError if bad."""
 
   def group_key(self, settings: Hashable) -> Hashable:
     """Items whose settings give equal keys share engine calls (e.g. settings less the seed
@@ -71,8 +71,11 @@ class Engine(Protocol):
   def describe(self, settings: Hashable) -> dict[str, Any]:
     """The settings as a JSON-able dict (for metrics.json)."""
 
+  def sample_rate(self, settings: Hashable) -> int:
+    """The rate (Hz) audio is read at for ``settings``."""
+
   def min_samples(self, settings: Hashable) -> int:
-    """The fewest samples a clip may have at ``settings.sr``."""
+    """The fewest samples a clip may have at that rate."""
 
   def run(self, settings: Hashable, contents: np.ndarray, styles: np.ndarray,
           seeds: np.ndarray) -> BucketResult:
@@ -120,6 +123,7 @@ class Work:
   item: Item
   settings: Hashable
   seed: int
+  sr: int
   fit: buckets.Fit | None = None
 
 
@@ -151,7 +155,7 @@ def resolve_items(items: Sequence[Item], engine: Engine, base: Mapping[str, Any]
         cache[key] = engine.resolve(dict(key))
       except ValueError as e:
         raise ManifestError(f"line {it.line} (id {it.id}): {e}") from None
-    work.append(Work(it, cache[key], item_seed))
+    work.append(Work(it, cache[key], item_seed, int(engine.sample_rate(cache[key]))))
   return work
 
 
@@ -168,13 +172,12 @@ def plan(work: Sequence[Work], cfg: RunConfig, engine: Engine,
   """Buckets the pending items and cuts each group into batches of ``cfg.padded_batch``."""
   groups: dict[tuple, list[Work]] = {}
   for w in work:
-    sr = w.settings.sr
     try:
-      n = _content_samples(w.item.content, sr)
+      n = _content_samples(w.item.content, w.sr)
     except audio.AudioError as e:
       on_error(w, str(e), "load")
       continue
-    w.fit = buckets.choose(n, buckets.bucket_lengths(cfg.bucket_seconds, sr))
+    w.fit = buckets.choose(n, buckets.bucket_lengths(cfg.bucket_seconds, w.sr))
     key = (engine.group_key(w.settings), w.fit.bucket, len(w.item.styles))
     groups.setdefault(key, []).append(w)
   size = cfg.padded_batch
@@ -182,12 +185,12 @@ def plan(work: Sequence[Work], cfg: RunConfig, engine: Engine,
 
 
 def _min_samples(w: Work, cfg: RunConfig, engine: Engine) -> int:
-  return max(engine.min_samples(w.settings), math.ceil(cfg.min_seconds * w.settings.sr))
+  return max(engine.min_samples(w.settings), math.ceil(cfg.min_seconds * w.sr))
 
 
 def load_pair(w: Work, cfg: RunConfig, engine: Engine) -> tuple[np.ndarray, np.ndarray, list]:
   """The content fitted to its bucket and the styles fitted to it ``[S, n]``; AudioError."""
-  sr, n = w.settings.sr, w.fit.bucket
+  sr, n = w.sr, w.fit.bucket
   least = _min_samples(w, cfg, engine)
   content, _ = audio.load_audio(w.item.content, sr=sr, min_samples=least)
   w.fit = buckets.choose(len(content), [n]) if len(content) <= n else \
@@ -207,7 +210,7 @@ def _now() -> str:
 
 def _metrics(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engine,
              cfg: RunConfig, n_real: int, seconds: float) -> dict[str, Any]:
-  sr = w.settings.sr
+  sr = w.sr
   return dict(
       id=w.item.id, status="ok", content=w.item.content, styles=list(w.item.styles),
       seed=w.seed, settings=engine.describe(w.settings), overrides=w.item.overrides_dict(),
@@ -228,7 +231,7 @@ def _write_item(w: Work, res: BucketResult, j: int, style_fits: list, engine: En
                 figure: Callable | None) -> None:
   folder = store.item_dir(cfg.output_dir, w.item.id)
   y = np.asarray(res.audio[j][:min(w.fit.original, w.fit.bucket)], np.float32)
-  audio.save_audio(folder / store.RESULT, y, w.settings.sr)
+  audio.save_audio(folder / store.RESULT, y, w.sr)
   if figure is not None and res.magnitudes is not None:
     figure(folder / store.FIGURE, w.settings, {k: v[j] for k, v in res.magnitudes.items()})
   store.finish_item(cfg.output_dir, w.item.id,
@@ -302,7 +305,7 @@ def run(items: Sequence[Item], engine: Engine, cfg: RunConfig, *,
     left = len(pending) - done
     logging.info("process %d: batch %d/%d (%.2f s x %d): %d/%d items done (%d failed, %d done "
                  "before), %.2f items/s, ~%s left", cfg.process_id, b + 1, len(batches),
-                 batch[0].fit.bucket / batch[0].settings.sr, len(batch), stats.skipped + done,
+                 batch[0].fit.bucket / batch[0].sr, len(batch), stats.skipped + done,
                  stats.total, stats.failed, stats.skipped, rate,
                  _fmt_time(left / rate if rate > 0 else math.inf))
   pool.shutdown()

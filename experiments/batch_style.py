@@ -1,0 +1,96 @@
+r"""Batch style transfer: thousands of content/style pairs over devices and hosts, resumable.
+
+  python -m experiments.batch_style --manifest=pairs.csv --output_dir=DIR \
+      [--config=experiments/configs/batch.py:tpu] [--net=wyse --n_iter=300 ...]
+  # several hosts: the same command on each, with
+  #   --coordinator_address=HOST0:PORT --num_processes=N --process_id=K   (or nothing on a TPU VM)
+  python -m experiments.batch_style --manifest=pairs.csv --output_dir=DIR --merge_only
+
+The manifest (CSV or JSONL): ``id,content,style`` (styles separated by ``;``) and optional
+per-row settings columns (``net``, ``seed``, ``n_iter``, ...: the flags below). Writes
+``DIR/items/<id>/{result.wav,metrics.json[,spectrograms.png]}`` and, on process 0 once all
+processes are done, ``DIR/summary.json``, ``DIR/summary.csv``, ``DIR/errors.jsonl``. Restart
+the same command to resume. Exit status: the number of failed (or missing) items, at most 100;
+255 for a problem found before anything ran (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from specst_jax import audio, files
+from specst_jax.batch import job, manifest, processes, runner
+
+_CONFIG = config_flags.DEFINE_config_file("config", "experiments/configs/batch.py",
+                                          "batch configuration (see experiments/configs/batch.py)")
+_MANIFEST = flags.DEFINE_string("manifest", None, "CSV or JSONL manifest of pairs")
+_OUT = flags.DEFINE_string("output_dir", None, "the run's folder (restart to resume)")
+_MERGE = flags.DEFINE_bool("merge_only", False, "only rebuild the summary from DIR/items")
+_COORD = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (multi-host)")
+_NPROC = flags.DEFINE_integer("num_processes", None, "processes (hosts) of the run")
+_PID = flags.DEFINE_integer("process_id", None, "this process's index")
+_AUTO = flags.DEFINE_bool("auto_distributed", True,
+                          "without --coordinator_address, try jax.distributed.initialize() "
+                          "(finds the hosts of a Cloud TPU VM slice by itself)")
+_BATCH = flags.DEFINE_integer("batch_size", None, "pairs per call (config.batch_size)")
+_FIGURES = flags.DEFINE_bool("figures", None, "write spectrograms.png (config.figures)")
+# The settings flags of experiments.style_transfer (unset: the config's style, then the net's).
+_STYLE = dict(
+    net=flags.DEFINE_string("net", None, "network: ulyanov, wyse or vgg19"),
+    weights=flags.DEFINE_string("weights", None, "wyse / vgg19 weights (a name, file or random)"),
+    seed=flags.DEFINE_integer("seed", None, "PRNG seed of rows without a seed column (0)"),
+    optimizer=flags.DEFINE_enum("optimizer", None, ["lbfgs", "adam"], "optimiser"),
+    n_iter=flags.DEFINE_integer("n_iter", None, "optimiser iterations"),
+    learning_rate=flags.DEFINE_float("learning_rate", None, "Adam step size"),
+    init=flags.DEFINE_enum("init", None, ["noise", "content", "mix"], "initialisation"),
+    noise=flags.DEFINE_float("noise", None, "r of init=mix"),
+    sr=flags.DEFINE_integer("sr", None, "sample rate of the run (inputs are resampled)"),
+    n_fft=flags.DEFINE_integer("n_fft", None, "FFT size"),
+    hop_length=flags.DEFINE_integer("hop_length", None, "STFT hop in samples"),
+    content_weight=flags.DEFINE_float("content_weight", None, "content loss weight"),
+    style_weight=flags.DEFINE_float("style_weight", None, "style loss weight"),
+    filters=flags.DEFINE_integer("filters", None, "ulyanov only: filters"),
+    phase_method=flags.DEFINE_string("phase_method", None, "phase reconstruction method"),
+    phase_iter=flags.DEFINE_integer("phase_iter", None, "phase reconstruction iterations"),
+)
+
+
+def main(argv) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  from specst_jax.batch import engine  # imports JAX's engine only after flag parsing
+  c = _CONFIG.value
+  try:
+    if not _MANIFEST.value or not _OUT.value:
+      raise ValueError("--manifest and --output_dir are required")
+    if _MERGE.value:
+      return job.merge_only(_MANIFEST.value, _OUT.value, engine.OVERRIDES).exit_status
+    processes.compilation_cache(os.path.expanduser(c.compilation_cache_dir))
+    info = processes.initialize(coordinator_address=_COORD.value, num_processes=_NPROC.value,
+                                process_id=_PID.value, auto=_AUTO.value)
+    base = {**c.style.to_dict(), **{k: f.value for k, f in _STYLE.items() if f.value is not None}}
+    seed = int(base.pop("seed", 0))
+    transfer = engine.StyleEngine()  # this process's local devices
+    cfg = runner.RunConfig(
+        _OUT.value, batch_size=_BATCH.value or c.batch_size,
+        bucket_seconds=tuple(c.bucket_seconds), min_seconds=c.min_seconds, seed=seed,
+        n_devices=len(transfer.devices), loader_threads=c.loader_threads)
+    figures = c.figures if _FIGURES.value is None else _FIGURES.value
+    outcome = job.run_job(_MANIFEST.value, transfer, cfg, overrides=engine.OVERRIDES,
+                          base=base, info=info, barrier_timeout_s=c.barrier_timeout_s,
+                          figure=engine.figure if figures else None)
+  except (manifest.ManifestError, files.OutputError, audio.AudioError, ValueError) as e:
+    print(f"batch_style: error: {e}", file=sys.stderr)
+    return 255
+  if outcome.summary is not None and outcome.exit_status:
+    print(f"batch_style: {outcome.summary['n_failed']} item(s) failed, "
+          f"{outcome.summary['n_missing']} missing (see errors.jsonl)", file=sys.stderr)
+  return outcome.exit_status
+
+
+if __name__ == "__main__":
+  app.run(lambda argv: sys.exit(main(argv)))

@@ -1,0 +1,194 @@
+r"""Benchmarks of batch style transfer: FLOPs per evaluation, and items per second.
+
+  python -m experiments.bench_batch --mode=flops --seconds=4          # per net, XLA's count
+  python -m experiments.bench_batch --mode=throughput --pairs=48 --output_dir=/tmp/bench_batch
+
+``flops``: for each network at its default settings (random weights; Wyse at its trained
+16 kHz STFT, n_fft 512, hop 128), a ``--seconds`` content and style clip: the FLOPs of one
+loss-and-gradient evaluation as XLA's cost analysis counts them (``compiled.cost_analysis()``),
+next to the hand count of the convolutions (forward + input gradient; no weight gradients),
+and the measured seconds per evaluation on this machine (median of 5 after a warm-up).
+
+``throughput``: writes ``--pairs`` tiny pairs (built-in signals, 8 kHz, 0.4-1.6 s) and a
+manifest, then runs ``experiments.batch_style`` (the ``cpu`` preset) as fresh subprocesses for
+each case: batch size 1 / 4 / 8 with one bucket, batch 8 with 1 vs 3 buckets, and 2 processes
+(jax.distributed on localhost) vs 1 at batch 8. Items per second = items / wall time of the
+whole command (start-up and compilation included) and = items / the summed engine-call
+seconds (``steady``). No persistent compilation cache, so every case compiles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from absl import app, flags
+
+_MODE = flags.DEFINE_enum("mode", "flops", ["flops", "throughput"], "what to measure")
+_SECONDS = flags.DEFINE_float("seconds", 4.0, "flops: clip length (s)")
+_PAIRS = flags.DEFINE_integer("pairs", 48, "throughput: pairs in the manifest")
+_OUT = flags.DEFINE_string("output_dir", "/tmp/bench_batch", "throughput: work folder")
+_CASES = flags.DEFINE_list("cases", None, "throughput: run only these case names")
+
+
+def _flops(seconds: float) -> list[dict]:
+  import jax
+  import jax.numpy as jnp
+
+  from specst_jax import representations, signals
+  from specst_jax.style import nets, optimize, transfer
+  rows = []
+  for name in nets.NETS:
+    s = transfer.Settings.for_net(name, {"weights": "random"} if name != "ulyanov" else {})
+    if name == "wyse":  # the shipped weights' STFT
+      s = transfer.Settings.for_net(name, dict(weights="random", sr=16000, n_fft=512,
+                                               hop_length=128, center=False))
+    sr = s.stft.sr
+    c = signals.make_signal("vowel_glide", sr=sr, duration=seconds)
+    st = signals.make_signal("chirps", sr=sr, duration=seconds)
+    net = nets.build(name, jax.random.key(0), s.stft.n_bins, None,
+                     content_weight=s.content_weight, style_weight=s.style_weight,
+                     filters=s.filters)
+    x_c = representations.encode(net.representation, s.stft.magnitude(jnp.asarray(c)), s.stft)
+    x_s = representations.encode(net.representation, s.stft.magnitude(jnp.asarray(st)), s.stft)
+    targets = optimize.make_targets(net.features_fn, net.params, x_c, [x_s], net.config)
+
+    def loss(x, params, targets, net=net):
+      return optimize.loss_terms(x, params, targets, features_fn=net.features_fn,
+                                 config=net.config)["total"]
+
+    fn = jax.jit(jax.value_and_grad(loss))
+    compiled = fn.lower(x_c, net.params, targets).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    jax.block_until_ready(compiled(x_c, net.params, targets))
+    times = []
+    for _ in range(5):
+      t0 = time.perf_counter()
+      jax.block_until_ready(compiled(x_c, net.params, targets))
+      times.append(time.perf_counter() - t0)
+    rows.append(dict(net=name, seconds=seconds, sr=sr, n_fft=s.stft.n_fft,
+                     hop=s.stft.hop_length, x_shape=list(x_c.shape),
+                     xla_gflop=float(cost.get("flops", float("nan"))) / 1e9,
+                     hand_gflop=_hand_gflop(name, x_c.shape, s) / 1e9,
+                     s_per_eval=statistics.median(times)))
+  return rows
+
+
+def _hand_gflop(name: str, shape, s) -> float:
+  """2 x multiply-adds of the convolutions, forward and input gradient (no weight grads)."""
+  if name == "ulyanov":
+    frames, bins = shape
+    out = frames - 11 + 1
+    return 2 * (2.0 * out * 11 * bins * s.filters)
+  if name == "wyse":  # conv1 [5, bins -> 2048], pool 2, conv2 [5, 2048 -> 64] (VALID)
+    frames, bins = shape
+    f1 = frames - 4
+    f2 = f1 // 2 - 4
+    return 2 * (2.0 * f1 * 5 * bins * 2048 + 2.0 * f2 * 5 * 2048 * 64)
+  h, w, _ = shape  # VGG-19 up to conv5_1: 3x3 SAME convs, a 2x2 pool before each block
+  from specst_jax.models import vgg19
+  channels = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+  total, c_in = 0.0, 3
+  for layer in vgg19.CONV_LAYERS[:vgg19.CONV_LAYERS.index("conv5_1") + 1]:
+    block = int(layer[4])
+    scale, c_out = 2 ** (block - 1), channels[block]
+    total += 2.0 * (h // scale) * (w // scale) * 9 * c_in * c_out
+    c_in = c_out
+  return 2 * total
+
+
+def _write_pairs(folder: Path, n: int) -> Path:
+  from specst_jax import audio, signals
+  folder.mkdir(parents=True, exist_ok=True)
+  names = list(signals.SIGNALS)
+  lengths = (0.4, 0.7, 1.0, 1.3, 1.6)
+  lines = ["id,content,style"]
+  for i in range(n):
+    c = signals.make_signal(names[i % 4], sr=8000, duration=lengths[i % 5])
+    s = signals.make_signal(names[(i + 1) % 4], sr=8000, duration=lengths[(i + 2) % 5])
+    audio.save_audio(folder / f"c{i}.wav", c, 8000)
+    audio.save_audio(folder / f"s{i}.wav", s, 8000)
+    lines.append(f"p{i:04d},c{i}.wav,s{i}.wav")
+  (folder / "pairs.csv").write_text("\n".join(lines) + "\n")
+  return folder / "pairs.csv"
+
+
+CASES = {  # name -> (batch size, bucket seconds, processes)
+    "b1_1bucket": (1, "1.6", 1), "b4_1bucket": (4, "1.6", 1), "b8_1bucket": (8, "1.6", 1),
+    "b8_3buckets": (8, "0.5,1.0,1.6", 1), "b8_1bucket_2proc": (8, "1.6", 2),
+}
+
+
+def _throughput(n_pairs: int, out: Path, only) -> list[dict]:
+  manifest = _write_pairs(out / "data", n_pairs)
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  rows = []
+  for name, (batch, buckets, nproc) in CASES.items():
+    if only and name not in only:
+      continue
+    run_dir = out / name
+    cmd = [sys.executable, "-m", "experiments.batch_style", f"--manifest={manifest}",
+           f"--output_dir={run_dir}", "--config=experiments/configs/batch.py:cpu",
+           f"--batch_size={batch}", f"--config.bucket_seconds=({buckets},)",
+           "--noauto_distributed"]
+    with socket.socket() as sock:
+      sock.bind(("localhost", 0))
+      port = sock.getsockname()[1]
+    extra = [[]] if nproc == 1 else [
+        [f"--coordinator_address=localhost:{port}", f"--num_processes={nproc}",
+         f"--process_id={k}"] for k in range(nproc)]
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(cmd + e, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for e in extra]
+    codes = [p.wait() for p in procs]
+    wall = time.perf_counter() - t0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    batches = {}
+    for it in summary["items"]:
+      m = json.loads((run_dir / "items" / it["id"] / "metrics.json").read_text())
+      b = m["batch"]
+      batches[(m["process"], m["written_at"], b["seconds"])] = b
+    busy = sum(b["seconds"] for b in batches.values()) / nproc
+    compile_s = sum(b.get("compile_s", 0.0) for b in batches.values()) / nproc
+    rows.append(dict(case=name, batch=batch, buckets=buckets, processes=nproc,
+                     ok=summary["n_ok"], codes=codes, wall_s=wall,
+                     items_per_s=summary["n_ok"] / wall, engine_s=busy,
+                     compile_s=compile_s, steady_items_per_s=summary["n_ok"] / max(busy, 1e-9),
+                     load_start=load0, load_end=os.getloadavg()[0]))
+    print(json.dumps(rows[-1]), flush=True)
+  return rows
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  if _MODE.value == "flops":
+    rows = _flops(_SECONDS.value)
+    print("| net | clip | x shape | XLA GFLOP / eval | hand count (convs) | s / eval (this CPU) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+      print(f"| {r['net']} | {r['seconds']:g} s at {r['sr']} Hz, n_fft {r['n_fft']}, hop "
+            f"{r['hop']} | {r['x_shape']} | {r['xla_gflop']:.1f} | {r['hand_gflop']:.1f} | "
+            f"{r['s_per_eval']:.3f} |")
+    return
+  rows = _throughput(_PAIRS.value, Path(_OUT.value), _CASES.value)
+  print("| case | batch | buckets (s) | processes | items | wall s | items/s | engine s | "
+        "compile s | items/s (engine) | load start-end |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|")
+  for r in rows:
+    print(f"| {r['case']} | {r['batch']} | {r['buckets']} | {r['processes']} | {r['ok']} | "
+          f"{r['wall_s']:.0f} | {r['items_per_s']:.2f} | {r['engine_s']:.0f} | "
+          f"{r['compile_s']:.0f} | {r['steady_items_per_s']:.2f} | "
+          f"{r['load_start']:.1f}-{r['load_end']:.1f} |")
+
+
+if __name__ == "__main__":
+  app.run(main)
