@@ -71,13 +71,19 @@ _EARLY = flags.DEFINE_float(
     "early_stop_rel_decrease", 1e-6,
     "ours_early_stop: stop once an iteration lowers the loss by at most this fraction of "
     "max(|f_prev|, |f|, 1) (scipy's ftol rule; the reference rule uses scipy's 2.2e-9)")
-_IMPLS = flags.DEFINE_list("impls", list(IMPLS), f"implementations to run, of {IMPLS}")
+_IMPLS = flags.DEFINE_list("impls", ["tf", "ours", "torch", "ours_early_stop", "ours_scipy"],
+                           f"implementations to run, in this order, of {IMPLS}")
 _TOL = flags.DEFINE_float("loss_tolerance", 0.01, "relative margin of the 'near' reference loss")
 _REPEATS = flags.DEFINE_integer("eval_repeats", 5, "timed loss-and-gradient evaluations (median)")
 _SEED = flags.DEFINE_integer("seed", 0, "seed of the kernel, x0 and the phases")
 _OUTPUT = flags.DEFINE_string("output", "", "JSON results (e.g. bench_style.json)")
 _FIGURE = flags.DEFINE_string("figure", "loss_vs_time.png",
                               "loss against time (next to --output when relative); '' skips")
+_PARALLEL = flags.DEFINE_bool(
+    "parallel", False, "run the implementations concurrently (each in its own process): for a "
+    "machine other jobs already load, where running one after another would take too long; "
+    "compare the CPU-second columns then")
+_JOBS = flags.DEFINE_integer("jobs", 3, "with --parallel: implementations running at once")
 _CHILD = flags.DEFINE_string("child", "", "internal: run one implementation")
 _WORKLOAD = flags.DEFINE_string("workload", "", "internal: the .npz the parent wrote")
 _CHILD_OUT = flags.DEFINE_string("child_out", "", "internal: where the child writes its JSON")
@@ -141,11 +147,11 @@ def _peer_child(kind: str, w: dict, n_iter: int, phase_iter: int, repeats: int,
   else:
     from experiments.peers import torch_ulyanov as peer
     build = peer.UlyanovTorch
-  t0 = time.perf_counter()
+  t0, c0 = time.perf_counter(), time.process_time()
   model = build(w["kernel"], w["content"], w["style"])
-  setup_s = time.perf_counter() - t0
+  setup_s, setup_cpu = time.perf_counter() - t0, time.process_time() - c0
   opt = common.lbfgs(model.value_and_grad, w["x0"], n_iter)
-  t1 = time.perf_counter()
+  t1, c1 = time.perf_counter(), time.process_time()
   if run_phase:
     x = opt["x"].reshape(w["content"].shape).astype(np.float32)
     mag = np.expm1(np.maximum(x, 0.0)).T  # [bins, frames], as the reference's exp(x) - 1
@@ -153,15 +159,17 @@ def _peer_child(kind: str, w: dict, n_iter: int, phase_iter: int, repeats: int,
                          length=int(w["length"]), seed=int(w["seed"]))
     if not np.all(np.isfinite(y)):
       raise FloatingPointError(f"{kind}: non-finite audio")
-  phase_s = time.perf_counter() - t1
-  end_to_end = time.perf_counter() - t0
+  phase_s, phase_cpu = time.perf_counter() - t1, time.process_time() - c1
+  end_to_end, end_to_end_cpu = time.perf_counter() - t0, time.process_time() - c0
   x0 = np.asarray(w["x0"], np.float64).ravel()
   initial = model.value_and_grad(x0)[0]
-  per_eval = common.median_eval_seconds(lambda: model.value_and_grad(x0), repeats)
+  per_eval, per_eval_cpu = common.median_eval_seconds(lambda: model.value_and_grad(x0), repeats)
   return dict(setup_s=setup_s, per_eval_s=per_eval, n_evals=opt["n_evals"], n_iter=opt["n_iter"],
               initial_loss=initial, final_loss=opt["final_loss"], opt_s=opt["opt_s"],
               phase_s=phase_s, end_to_end_s=end_to_end, trace=opt["trace"], trace_timed=True,
-              stop=opt["message"], peak_rss_mb=common.peak_rss_mb())
+              stop=opt["message"], peak_rss_mb=common.peak_rss_mb(), setup_cpu_s=setup_cpu,
+              opt_cpu_s=opt["opt_cpu_s"], phase_cpu_s=phase_cpu, end_to_end_cpu_s=end_to_end_cpu,
+              per_eval_cpu_s=per_eval_cpu)
 
 
 def ours_setup(kernel: np.ndarray):
@@ -187,7 +195,7 @@ def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int
   from specst_jax import phase, scaling
   from specst_jax.style import optimize
 
-  t0 = time.perf_counter()
+  t0, c0 = time.perf_counter(), time.process_time()
   fn, params, cfg = ours_setup(w["kernel"])
   x_c, x_s, x0 = (jnp.asarray(w[k]) for k in ("content", "style", "x0"))
   targets = jax.block_until_ready(jax.jit(
@@ -196,7 +204,7 @@ def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int
       x, p, t, features_fn=fn, config=cfg)["total"]))
   if use_scipy:
     vg_c = vg.lower(x0, params, targets).compile()
-    setup_s = time.perf_counter() - t0
+    setup_s, setup_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     def value_and_grad(v):
       f, g = vg_c(jnp.asarray(v.reshape(x0.shape), jnp.float32), params, targets)
@@ -204,17 +212,17 @@ def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int
 
     opt = common.lbfgs(value_and_grad, np.asarray(x0), n_iter)
     x_opt = jnp.asarray(opt["x"].reshape(x0.shape), jnp.float32)
-    opt_s = opt["opt_s"]
+    opt_s, opt_cpu = opt["opt_s"], opt["opt_cpu_s"]
   else:
     run = jax.jit(lambda p, x, t: optimize.run_style_transfer(
         p, x, t, features_fn=fn, config=cfg, optimizer="lbfgs", n_iter=n_iter, ftol=ftol))
     compiled = run.lower(params, x0, targets).compile()
-    setup_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    setup_s, setup_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1, c1 = time.perf_counter(), time.process_time()
     result = jax.block_until_ready(compiled(params, x0, targets))
-    opt_s = time.perf_counter() - t1
+    opt_s, opt_cpu = time.perf_counter() - t1, time.process_time() - c1
     x_opt = result.x
-  t2 = time.perf_counter()
+  t2, c2 = time.perf_counter(), time.process_time()
   if run_phase:
     S_r = scaling.expm1_magnitude(x_opt)
     y = jax.block_until_ready(phase.reconstruct(
@@ -222,24 +230,27 @@ def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int
         key=jax.random.key(int(w["seed"])), length=int(w["length"])))
     if not np.all(np.isfinite(np.asarray(y))):
       raise FloatingPointError("ours: non-finite audio")
-  phase_s = time.perf_counter() - t2
-  end_to_end = time.perf_counter() - t0
+  phase_s, phase_cpu = time.perf_counter() - t2, time.process_time() - c2
+  end_to_end, end_to_end_cpu = time.perf_counter() - t0, time.process_time() - c0
   initial = float(vg(x0, params, targets)[0])
-  per_eval = common.median_eval_seconds(
+  per_eval, per_eval_cpu = common.median_eval_seconds(
       lambda: jax.block_until_ready(vg(x0, params, targets)), repeats)
+  cpu = dict(setup_cpu_s=setup_cpu, opt_cpu_s=opt_cpu, phase_cpu_s=phase_cpu,
+             end_to_end_cpu_s=end_to_end_cpu, per_eval_cpu_s=per_eval_cpu)
   if use_scipy:
     return dict(setup_s=setup_s, per_eval_s=per_eval, n_evals=opt["n_evals"],
                 n_iter=opt["n_iter"], initial_loss=initial, final_loss=opt["final_loss"],
                 opt_s=opt_s, phase_s=phase_s, end_to_end_s=end_to_end, trace=opt["trace"],
-                trace_timed=True, stop=opt["message"], peak_rss_mb=common.peak_rss_mb())
+                trace_timed=True, stop=opt["message"], peak_rss_mb=common.peak_rss_mb(), **cpu)
   n_done = int(result.n_iter)
   curve = [float(v) for v in np.asarray(result.losses)[:n_done]] + [float(result.final["total"])]
-  trace = [(opt_s * i / max(n_done, 1), f) for i, f in enumerate(curve)]
+  trace = [(opt_s * i / max(n_done, 1), f, opt_cpu * i / max(n_done, 1))
+           for i, f in enumerate(curve)]
   return dict(setup_s=setup_s, per_eval_s=per_eval, n_evals=int(result.n_evals), n_iter=n_done,
               initial_loss=initial, final_loss=float(result.final["total"]), opt_s=opt_s,
               phase_s=phase_s, end_to_end_s=end_to_end, trace=trace, trace_timed=False,
               stop=f"relative decrease <= {ftol:.3g} or {n_iter} iterations",
-              rel_decrease_tol=ftol, peak_rss_mb=common.peak_rss_mb())
+              rel_decrease_tol=ftol, peak_rss_mb=common.peak_rss_mb(), **cpu)
 
 
 def child_main() -> None:
@@ -256,40 +267,67 @@ def child_main() -> None:
 
 
 def _spawn(name: str, workload: Path, tmp: Path, extra: list[str]) -> dict:
+  return _finish(_start(name, workload, tmp, extra))
+
+
+def _start(name: str, workload: Path, tmp: Path, extra: list[str]):
   out = tmp / f"{name}.json"
   child = "ours" if name.startswith("ours") else name
   cmd = [sys.executable, "-m", "experiments.bench_style", f"--child={child}",
          f"--workload={workload}", f"--child_out={out}", f"--n_iter={_N_ITER.value}",
          f"--phase_iter={_PHASE_ITER.value}", f"--eval_repeats={_REPEATS.value}", *extra]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  t0 = time.perf_counter()
-  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+  err = open(tmp / f"{name}.stderr", "w")  # noqa: SIM115 (closed in _finish)
+  proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+  return name, proc, out, err, time.perf_counter()
+
+
+def _finish(handle) -> dict:
+  name, proc, out, err, t0 = handle
+  proc.wait()
+  err.close()
   if proc.returncode != 0 or not out.exists():
-    tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+    tail = "\n".join(Path(err.name).read_text().strip().splitlines()[-15:])
     raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{tail}")
   result = json.loads(out.read_text())
   result["process_s"] = time.perf_counter() - t0
   return result
 
 
-def _ours_to_loss(r: dict, key: str, goal: float, workload: Path, tmp: Path) -> None:
-  """Times a rerun of ours stopped after the first iteration whose loss <= ``goal``."""
-  k = iterations_to_loss([p[1] for p in r["trace"]], goal)
-  if k is None:
-    r[f"time_to_{key}_loss_s"] = None
-    return
-  if k == 0:
-    r[f"time_to_{key}_loss_s"] = r["setup_s"]
-    return
-  rerun = _spawn(f"ours_to_{key}", workload, tmp,
-                 [f"--child_n_iter={k}", f"--child_ftol={r['rel_decrease_tol']}",
-                  "--nochild_phase", "--eval_repeats=1"])
-  r[f"time_to_{key}_loss_s"] = rerun["setup_s"] + rerun["opt_s"]
-  r[f"time_to_{key}_loss_run"] = {"n_iter": k, "final_loss": rerun["final_loss"],
-                                  "setup_s": rerun["setup_s"], "opt_s": rerun["opt_s"]}
-  print(f"ours: loss <= {goal:.6g} after {k} iterations; a rerun stopped there took "
-        f"{rerun['setup_s'] + rerun['opt_s']:.1f} s (set-up included), loss "
-        f"{rerun['final_loss']:.6g}", flush=True)
+def _record(results: dict, name: str, r: dict) -> None:
+  results[name] = r
+  print(f"{name}: end to end {r['end_to_end_s']:.1f} s ({r['end_to_end_cpu_s']:.0f} CPU s), "
+        f"{r['per_eval_s']:.3g} s/eval ({r['per_eval_cpu_s']:.3g} CPU s), {r['n_evals']} evals, "
+        f"{r['n_iter']} iterations, final loss {r['final_loss']:.6g}, "
+        f"load {os.getloadavg()[0]:.2f}", flush=True)
+  if _OUTPUT.value:  # completed children survive a later failure
+    partial = Path(_OUTPUT.value + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(json.dumps(results) + "\n")
+
+
+def _ours_to_loss(r: dict, goals: dict[str, float], workload: Path, tmp: Path) -> None:
+  """Times reruns of ours (concurrently) stopped after the first iteration reaching each goal."""
+  handles = {}
+  for key, goal in goals.items():
+    k = iterations_to_loss([p[1] for p in r["trace"]], goal)
+    r[f"time_to_{key}_loss_s"] = None if k is None else r["setup_s"]
+    r[f"time_to_{key}_loss_cpu_s"] = None if k is None else r["setup_cpu_s"]
+    if k:
+      handles[key] = (k, goal, _start(f"ours_to_{key}", workload, tmp, [
+          f"--child_n_iter={k}", f"--child_ftol={r['rel_decrease_tol']}", "--nochild_phase",
+          "--eval_repeats=1"]))
+  for key, (k, goal, handle) in handles.items():
+    rerun = _finish(handle)
+    r[f"time_to_{key}_loss_s"] = rerun["setup_s"] + rerun["opt_s"]
+    r[f"time_to_{key}_loss_cpu_s"] = rerun["setup_cpu_s"] + rerun["opt_cpu_s"]
+    r[f"time_to_{key}_loss_run"] = {"n_iter": k, "final_loss": rerun["final_loss"],
+                                    "setup_s": rerun["setup_s"], "opt_s": rerun["opt_s"],
+                                    "setup_cpu_s": rerun["setup_cpu_s"],
+                                    "opt_cpu_s": rerun["opt_cpu_s"]}
+    print(f"ours: loss <= {goal:.6g} after {k} iterations; a rerun stopped there took "
+          f"{rerun['setup_s'] + rerun['opt_s']:.1f} s (set-up included), loss "
+          f"{rerun['final_loss']:.6g}", flush=True)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -364,7 +402,11 @@ def summarize(results: dict, reference: str = "tf", tolerance: float = 0.01) -> 
       if ref is not None and r.get("trace_timed"):
         t = common.time_to_loss(r["trace"], ref["final_loss"] * scale)
         r[f"time_to_{key}_loss_s"] = None if t is None else r["setup_s"] + t
+        if "setup_cpu_s" in r and len(r["trace"][0]) > 2:
+          t = common.time_to_loss(r["trace"], ref["final_loss"] * scale, column=2)
+          r[f"time_to_{key}_loss_cpu_s"] = None if t is None else r["setup_cpu_s"] + t
       r.setdefault(f"time_to_{key}_loss_s", None)
+      r.setdefault(f"time_to_{key}_loss_cpu_s", None)
   for r in results.values():
     r["ratios"] = {
         "per_eval": _ratio(r["per_eval_s"], ref and ref["per_eval_s"]),
@@ -375,6 +417,11 @@ def summarize(results: dict, reference: str = "tf", tolerance: float = 0.01) -> 
                                               ref and ref["time_to_near_reference_loss_s"]),
         "peak_rss": _ratio(r["peak_rss_mb"], ref and ref["peak_rss_mb"]),
     }
+    r["ratios_cpu"] = {
+        key: _ratio(r.get(f"{col}_cpu_s"), ref and ref.get(f"{col}_cpu_s"))
+        for key, col in (("per_eval", "per_eval"), ("end_to_end", "end_to_end"),
+                         ("time_to_reference_loss", "time_to_reference_loss"),
+                         ("time_to_near_reference_loss", "time_to_near_reference_loss"))}
 
 
 def _fmt(v, spec=".3g"):
@@ -389,6 +436,10 @@ def table(results: dict) -> str:
           ("end to end (s)", "end_to_end_s", ".4g"),
           ("time to TF twin's final loss (s)", "time_to_reference_loss_s", ".4g"),
           ("time to within tolerance of it (s)", "time_to_near_reference_loss_s", ".4g"),
+          ("CPU s per eval", "per_eval_cpu_s", ".3g"),
+          ("CPU s end to end", "end_to_end_cpu_s", ".4g"),
+          ("CPU s to TF twin's final loss", "time_to_reference_loss_cpu_s", ".4g"),
+          ("CPU s to within tolerance", "time_to_near_reference_loss_cpu_s", ".4g"),
           ("peak RSS (MiB)", "peak_rss_mb", ".0f")]
   names = list(results)
   lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -399,6 +450,9 @@ def table(results: dict) -> str:
               "peak_rss"):
     lines.append(f"| ratio to TF: {key} | " + " | ".join(
         _fmt(results[n]["ratios"][key], ".3f") for n in names) + " |")
+  for key in ("per_eval", "end_to_end", "time_to_reference_loss", "time_to_near_reference_loss"):
+    lines.append(f"| CPU-time ratio to TF: {key} | " + " | ".join(
+        _fmt(results[n]["ratios_cpu"][key], ".3f") for n in names) + " |")
   return "\n".join(lines)
 
 
@@ -444,24 +498,28 @@ def main(argv):
     tmp = Path(tmp)
     workload = tmp / "workload.npz"
     np.savez(workload, **w)
-    for name in [n for n in IMPLS if n in _IMPLS.value]:
-      if name == "ours_early_stop" and _EARLY.value <= 0:
+    names = [n for n in dict.fromkeys(_IMPLS.value)
+             if not (n == "ours_early_stop" and _EARLY.value <= 0)]
+    extras = {"ours_early_stop": [f"--child_ftol={_EARLY.value}"],
+              "ours_scipy": ["--child_scipy"]}
+    jobs = max(1, _JOBS.value) if _PARALLEL.value else 1
+    running, queue = [], list(names)  # in the order given, at most `jobs` at a time
+    while queue or running:
+      while queue and len(running) < jobs:
+        name = queue.pop(0)
+        running.append(_start(name, workload, tmp, extras.get(name, [])))
+      done = next((h for h in running if h[1].poll() is not None), None)
+      if done is None:
+        time.sleep(1.0)
         continue
-      extra = {"ours_early_stop": [f"--child_ftol={_EARLY.value}"],
-               "ours_scipy": ["--child_scipy"]}.get(name, [])
-      results[name] = _spawn(name, workload, tmp, extra)
-      r = results[name]
-      if _OUTPUT.value:  # completed children survive a later failure
-        partial = Path(_OUTPUT.value + ".partial")
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(results) + "\n")
-      print(f"{name}: end to end {r['end_to_end_s']:.1f} s, {r['per_eval_s']:.3g} s/eval, "
-            f"{r['n_evals']} evals, {r['n_iter']} iterations, final loss {r['final_loss']:.6g}, "
-            f"load {os.getloadavg()[0]:.2f}", flush=True)
+      running.remove(done)
+      _record(results, done[0], _finish(done))
+    results = {n: results[n] for n in names}
     if "tf" in results and "ours" in results:
       target = results["tf"]["final_loss"]
-      for key, goal in (("reference", target), ("near_reference", target * (1 + _TOL.value))):
-        _ours_to_loss(results["ours"], key, goal, workload, tmp)
+      _ours_to_loss(results["ours"], {"reference": target,
+                                      "near_reference": target * (1 + _TOL.value)},
+                    workload, tmp)
   summarize(results, tolerance=_TOL.value)
   flops = eval_flops(frames, w["style"].shape[0], n_bins, _FILTERS.value, WIDTH)
   roof = roofline(frames, n_bins, _FILTERS.value, WIDTH)

@@ -58,7 +58,9 @@ def numpy_loss(kernel: np.ndarray, content: np.ndarray, style: np.ndarray, x: np
 
 def lbfgs(value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
           maxiter: int) -> dict:
-  """scipy L-BFGS-B (default tolerances) with a ``[(seconds, loss)]`` trace of every evaluation.
+  """scipy L-BFGS-B (default tolerances) with a trace of every evaluation.
+
+  The trace holds ``(wall seconds, loss, process CPU seconds)`` since the start.
 
   ``value_and_grad`` takes and returns float64 vectors (the float32 model is wrapped
   by the caller, as ``tf.contrib.opt.ScipyOptimizerInterface`` did).
@@ -66,25 +68,26 @@ def lbfgs(value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: 
   import scipy.optimize
 
   trace = []
-  start = time.perf_counter()
+  start, cpu0 = time.perf_counter(), time.process_time()
 
   def fun(v):
     f, g = value_and_grad(v)
-    trace.append((time.perf_counter() - start, float(f)))
+    trace.append((time.perf_counter() - start, float(f), time.process_time() - cpu0))
     return f, g
 
   res = scipy.optimize.minimize(fun, np.asarray(x0, np.float64).ravel(), jac=True,
                                 method="L-BFGS-B", options={"maxiter": maxiter})
   return {"x": res.x, "final_loss": float(res.fun), "n_evals": int(res.nfev),
-          "n_iter": int(res.nit), "opt_s": time.perf_counter() - start, "trace": trace,
+          "n_iter": int(res.nit), "opt_s": time.perf_counter() - start,
+          "opt_cpu_s": time.process_time() - cpu0, "trace": trace,
           "message": str(res.message)}
 
 
-def time_to_loss(trace: list[tuple[float, float]], target: float) -> float | None:
-  """Seconds of the first evaluation in ``trace`` with loss <= ``target`` (None: never)."""
-  for t, f in trace:
-    if f <= target:
-      return t
+def time_to_loss(trace, target: float, column: int = 0) -> float | None:
+  """Seconds (``column`` 0: wall, 2: CPU) of the first evaluation with loss <= ``target``."""
+  for point in trace:
+    if point[1] <= target:
+      return point[column]
   return None
 
 
@@ -93,12 +96,13 @@ def peak_rss_mb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def median_eval_seconds(fn: Callable[[], object], repeats: int) -> float:
-  """Median wall time of ``repeats`` calls of ``fn`` after one warm-up call."""
+def median_eval_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+  """Median wall and median process-CPU seconds of ``repeats`` calls after one warm-up."""
   fn()
-  times = []
+  wall, cpu = [], []
   for _ in range(repeats):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
+    wall.append(time.perf_counter() - t0)
+    cpu.append(time.process_time() - c0)
+  return float(np.median(wall)), float(np.median(cpu))
