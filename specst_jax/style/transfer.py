@@ -46,14 +46,14 @@ DEMO_SIGNALS = ("vowel_glide", "chirps")  # (content, style)
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class Settings(nets.Defaults):
   """Everything a transfer run is (frozen, hashable: it keys compiled programs and metrics).
 
   Attributes:
-    net: a key of :data:`nets.NETS`.
-    stft: the STFT of the run (audio is expected at ``stft.sr``).
     optimizer, n_iter, learning_rate, init, noise, content_weight, style_weight, filters,
       phase_method, phase_iter: see :class:`nets.Defaults`.
+    net: a key of :data:`nets.NETS`.
+    stft: the STFT of the run (audio is expected at ``stft.sr``).
     weights: ``None`` (the net's default weights), ``"random"``, a shipped name or a file.
     seed: PRNG seed: ``key(seed)`` splits into (net weights, initial noise, phase).
     vgg_layers: VGG-19's ``(style_layers, content_layer)``; None: conv1_1..conv5_1 / conv4_2.
@@ -62,16 +62,6 @@ class Settings:
 
   net: str
   stft: Stft
-  optimizer: str
-  n_iter: int
-  learning_rate: float
-  init: str
-  noise: float
-  content_weight: float
-  style_weight: float
-  filters: int | None
-  phase_method: str
-  phase_iter: int
   weights: str | None = None
   seed: int = 0
   vgg_layers: tuple[tuple[str, ...], str] | None = None
