@@ -21,6 +21,7 @@ import stat
 import struct
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,34 +145,56 @@ def _open_error(path: Path, error: Exception) -> AudioError:
   return AudioError(f"{path}: not a readable audio file ({message})")
 
 
+_DECODER_PREFIXES = ("Note:", "Warning:", "Error:", "[")
+_capture_lock = threading.Lock()
+_capture: dict = {"users": 0, "saved": -1, "file": None}
+
+
+def _is_decoder_line(line: str) -> bool:
+  return line.startswith(_DECODER_PREFIXES) or "mpg123" in line
+
+
 @contextlib.contextmanager
 def _decoder_messages() -> Iterator[list[str]]:
   """Captures what C decoders (mpg123 inside libsndfile) print on stderr while active.
 
-  Yields a list that holds the decoder's lines on exit; other lines go on to stderr.
+  Yields a list that holds the decoder's lines on exit. Thread-safe: the first user
+  redirects file descriptor 2 into a temp file, the last one restores it and passes every
+  other line on to stderr (with concurrent users, a list may hold a neighbour's lines).
   """
   lines: list[str] = []
-  try:
-    sys.stderr.flush()
-    saved = os.dup(2)
-  except (OSError, ValueError):
-    yield lines
-    return
-  capture = tempfile.TemporaryFile()
-  os.dup2(capture.fileno(), 2)
+  with _capture_lock:
+    if _capture["users"] == 0:
+      try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+      except (OSError, ValueError):
+        saved = -1
+      if saved >= 0:
+        capture = tempfile.TemporaryFile()
+        os.dup2(capture.fileno(), 2)
+        _capture.update(saved=saved, file=capture)
+    _capture["users"] += 1
+    capture = _capture["file"]
+    start = os.lseek(2, 0, os.SEEK_END) if capture is not None else 0
   try:
     yield lines
   finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    capture.seek(0)
-    text = capture.read().decode("utf-8", errors="replace")
-    capture.close()
-    for line in text.splitlines():
-      if line.startswith(("Note:", "Warning:", "Error:", "[")) or "mpg123" in line:
-        lines.append(line.strip())
-      elif line.strip():
-        print(line, file=sys.stderr)
+    with _capture_lock:
+      _capture["users"] -= 1
+      if capture is not None:
+        fd = capture.fileno()  # pread: the shared offset C writers append at stays put
+        text = os.pread(fd, os.fstat(fd).st_size - start, start).decode("utf-8", "replace")
+        lines.extend(line.strip() for line in text.splitlines() if _is_decoder_line(line))
+        if _capture["users"] == 0:
+          os.dup2(_capture["saved"], 2)
+          os.close(_capture["saved"])
+          rest = os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
+          capture.close()
+          _capture.update(saved=-1, file=None)
+          for line in rest.splitlines():
+            if line.strip() and not _is_decoder_line(line):
+              print(line, file=sys.stderr)
 
 
 @dataclasses.dataclass(frozen=True)

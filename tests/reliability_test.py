@@ -141,6 +141,30 @@ def test_corpus_mp3s_decode_the_encoded_signal(corpus):
   assert y.size >= 2 * 44100 and estimate < 0.9 * y.size
 
 
+def test_concurrent_loads_keep_stderr(corpus, capfd):
+  """Loader threads (as the batch runner's) capture decoder chatter and restore stderr."""
+  import concurrent.futures
+
+  names = ("random.mp3", "vbr_no_header.mp3", "junk_inside.mp3", "int16.wav", "cut_vbr.mp3")
+  paths = [c.path for c in corpus if c.name in names] * 8
+
+  def load(path):
+    try:
+      with warnings.catch_warnings():
+        warnings.simplefilter("ignore", audio.AudioWarning)
+        return audio.load_audio(path)[0].size
+    except audio.AudioError as e:
+      return str(e)
+
+  expected = [load(p) for p in paths]
+  with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    assert list(pool.map(load, paths)) == expected
+  os.write(2, b"stderr still reaches its file\n")
+  err = capfd.readouterr().err
+  assert "stderr still reaches its file" in err
+  assert "Illegal Audio-MPEG-Header" not in err and "Note:" not in err
+
+
 # ----------------------------------------------------------------------------
 # The corpus through the CLIs (one subprocess per CLI)
 # ----------------------------------------------------------------------------
