@@ -1,29 +1,31 @@
-"""The paper's Figure 1 (Wyse 2017), reproduced and measured: conditions, runner and scoring.
+"""The paper's Figure 1 (Wyse 2017) as a study that can decide: conditions, runner, scoring.
 
-Content = speech, style = a crowing rooster. Four conditions of the paper's classifier net:
-(a) trained weights, init = content; (b) random U(-0.1, 0.1) weights, init = content;
-(c) trained, init = r U(-1, 1) + (1 - r) content; (d) random + that noise; plus Ulyanov's random
-1-D net (its own settings) and VGG-19 (random weights unless ImageNet weights are given).
-(a) and (b) (and (c) and (d)) share everything but the weights: the STFT, representation, loss,
-initial value and optimiser; trained weights bring their input standardisation with them.
+Conditions of the paper's classifier net: weights in {trained, random} x initial noise r in
+``noise_levels`` (the paper's Figure 1: r = 0 and a noisy start; its text: 0.2, 0.7), start
+``r U(-1, 1) + (1 - r) content`` on the dB image in [0, 1]. **Same input pipeline in every
+condition**: the trained weights' per-bin standardisation ``(x - mean) / std`` is applied in
+the random conditions too (the paper's random condition re-draws the weights of the *same*
+network, its input handling included); random weights are U(-0.1, 0.1) in the trained
+module's architecture, drawn from ``key(seed)``. Trained and random conditions at one r share
+the settings (STFT, loss, optimiser, init, keys), the module and the standardisation; only
+the weights differ (tested). Optional extra rows: Ulyanov's random 1-D net and VGG-19.
 
-Pairs: the paper's own (speech = the author's ``BeingRural5.0.tif`` turned back into audio by
-phase reconstruction; style = ``rooster/rooster_wyse2017.wav``) and extra pairs (LJSpeech clips x
-ESC-50 fold-5 rooster clips, fold 5 being the classifier's test fold); without the data the
-built-in signals stand in. Every net runs at one sample rate (the trained weights': 16 kHz),
-each with its own STFT (:data:`specst_jax.style.nets.NETS` at that rate). All (pair, seed)
-items of a condition go through one compiled, vmapped loop (:class:`transfer.Optimizer`);
-random-weight conditions: one call per seed, since each seed draws its own weights.
+Pairs (:mod:`specst_jax.studies.pairs`): speech (LJSpeech) and ESC-50 sounds as content,
+styles from six ESC-50 classes, all ESC-50 clips from fold 5; optionally the paper's own pair
+first (the author's ``BeingRural5.0.tif`` speech back to audio, ``rooster_wyse2017.wav``).
 
-Scoring (:class:`Judge`): network-free measures (:mod:`specst_jax.measures`: style distance,
-content and envelope correlation on log-mel dB), the shipped classifier's P(rooster), and the
-spectral convergence after phase reconstruction. :func:`run` writes the outputs as one set.
+Every condition runs through the engine's batched path, :func:`transfer.stylize_batch` (pairs
+x seeds as the batch axis; random weights: one call per seed; ``devices`` shards the batch).
+Judges (:mod:`specst_jax.studies.judge`): network-free style / modulation distance, content /
+envelope correlation, and a second classifier on log-mel (P(style class), P(content class));
+SC after phase. Claims are tested on paired differences over pairs (seeds averaged) with
+bootstrap intervals (:mod:`specst_jax.studies.stats`). :func:`run` writes into a folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
+import json
 import time
 from pathlib import Path
 
@@ -33,73 +35,107 @@ import numpy as np
 from absl import logging
 from jax.typing import ArrayLike
 
-from specst_jax import audio, files, measures, phase, representations, signals
+from specst_jax import audio, files, listening, phase
 from specst_jax.representations import Stft
-from specst_jax.studies import panels
+from specst_jax.studies import judge as judge_lib
+from specst_jax.studies import outputs, panels, stats
+from specst_jax.studies import pairs as pairs_lib
 from specst_jax.style import nets, transfer
 
-CONDITION_KEYS = ("a", "b", "c", "d", "ulyanov", "vgg19")
-QUICK = dict(pairs=1, seeds=1, duration=1.0, n_iter=4, vgg_iter=1, extra_pairs=1,
-             ulyanov_iter=3, ulyanov_filters=64, phase_method="fgla", phase_iter=4)
+EXTRAS = ("ulyanov", "vgg19")
 SR = 16000  # the run's rate without trained weights (the shipped weights' rate)
 PAPER_CONTENT = Path("wyse_audioST") / "BeingRural5.0.tif"
 PAPER_STYLE = Path("rooster") / "rooster_wyse2017.wav"
-LJSPEECH = Path("speech") / "ljspeech"
-ESC50 = "esc50_16k"
-WAV_NAMES = {"a": "a_trained.wav", "b": "b_random.wav", "c": "c_trained_noise.wav",
-             "d": "d_random_noise.wav", "ulyanov": "ulyanov.wav", "vgg19": "vgg19.wav"}
-MEASURES = ("style_distance_db", "content_correlation", "envelope_correlation",
-            "p_rooster", "sc_db")
-SCALED_PEAK = 0.9  # inputs and written WAVs
+MEASURES = judge_lib.MEASURES + ("sc_db",)
 
 
-@dataclasses.dataclass
-class Pair:
-  """One content/style pair of equal-length mono clips at the run's sample rate."""
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """The study's design (``experiments/configs/figure1.py`` names the presets).
 
-  name: str
-  content: np.ndarray  # [samples]
-  style: np.ndarray
+  Attributes:
+    name: the preset's name (``"ours"``, ``"paper"``, ...), for the outputs.
+    n_pairs: content/style pairs from :mod:`pairs` (the paper's pair comes on top).
+    paper_pair: put the paper's own speech/rooster pair first.
+    seeds: seeds per pair (initial noise; random weights are re-drawn per seed).
+    duration: clip length (s).
+    noise_levels: the r values.
+    n_iter, learning_rate: Adam steps and step size of the Wyse conditions.
+    phase_method, phase_iter: phase reconstruction of every condition.
+    weights: trained Wyse weights (None: the shipped ones).
+    classifier: the second judge (a shipped classifier; "" for none).
+    extras: extra rows, some of :data:`EXTRAS` (seed 0, the first ``extra_pairs`` pairs).
+    ulyanov_iter, ulyanov_filters, vgg_iter, vgg_weights: the extra rows' settings.
+    shard: shard each call's batch over all local devices (when it divides).
+    data_dir: shared data root (missing: built-in signals; the paper pair needs it).
+  """
+
+  name: str = "ours"
+  n_pairs: int = 12
+  paper_pair: bool = True
+  seeds: int = 3
+  duration: float = 5.0
+  noise_levels: tuple[float, ...] = (0.0, 0.2, 0.7)
+  n_iter: int = 600
+  learning_rate: float = 0.01
+  phase_method: str = "rtpghi+fgla"
+  phase_iter: int = 100
+  weights: str | None = None
+  classifier: str = judge_lib.DEFAULT_CLASSIFIER
+  extras: tuple[str, ...] = ()
+  extra_pairs: int = 1
+  ulyanov_iter: int = 100
+  ulyanov_filters: int = 4096
+  vgg_iter: int = 20
+  vgg_weights: str | None = None
+  shard: bool = False
+  data_dir: str = "../shared/data"
+
+  def __post_init__(self):
+    for k in ("n_pairs", "seeds", "n_iter", "extra_pairs", "ulyanov_iter", "ulyanov_filters",
+              "vgg_iter"):
+      if getattr(self, k) < 1:
+        raise ValueError(f"figure1 config: {k} must be >= 1, got {getattr(self, k)}")
+    if not self.noise_levels or any(not 0.0 <= r <= 1.0 for r in self.noise_levels):
+      raise ValueError(f"figure1 config: noise_levels must be in [0, 1], got "
+                       f"{self.noise_levels}")
+    if len(set(self.noise_levels)) != len(self.noise_levels):
+      raise ValueError(f"figure1 config: noise_levels repeat: {self.noise_levels}")
+    bad = [e for e in self.extras if e not in EXTRAS]
+    if bad:
+      raise ValueError(f"figure1 config: extras must be some of {EXTRAS}, got {self.extras}")
+    if not self.duration > 0:
+      raise ValueError(f"figure1 config: duration must be positive, got {self.duration}")
+    if self.phase_method not in phase.METHODS:
+      raise ValueError(f"figure1 config: phase_method must be one of {phase.METHODS}, got "
+                       f"{self.phase_method!r}")
+    if self.phase_iter < 0:
+      raise ValueError(f"figure1 config: phase_iter must be >= 0, got {self.phase_iter}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
-  """One row: ``net`` a key of NETS; ``init`` content / mix / noise."""
+  """One row. ``net``: a key of NETS; ``trained``: Wyse trained weights; ``noise``: r."""
 
   key: str
   label: str
   net: str
   trained: bool = False
-  init: str = "content"
+  noise: float = 0.0
 
 
-def conditions(noise: float) -> list[Condition]:
-  r = noise
-  return [Condition("a", "(a) Wyse, trained weights, init = content", "wyse", True),
-          Condition("b", "(b) Wyse, random weights, init = content", "wyse", False),
-          Condition("c", f"(c) Wyse, trained weights, init = {r:g} noise", "wyse", True, "mix"),
-          Condition("d", f"(d) Wyse, random weights, init = {r:g} noise", "wyse", False, "mix"),
-          Condition("ulyanov", "Ulyanov 1-D net (random weights)", "ulyanov", False, "noise"),
-          Condition("vgg19", "VGG-19", "vgg19", False)]
-
-
-def check_settings(s: dict) -> dict:
-  """Validates the run's settings (the main's flags, ``quick`` already applied)."""
-  bad = [c for c in s["conditions"] if c not in CONDITION_KEYS]
-  if bad or not s["conditions"]:
-    raise ValueError(f"--conditions must name some of {CONDITION_KEYS}, got {s['conditions']}")
-  for k in ("seeds", "pairs", "n_iter", "extra_pairs", "ulyanov_iter", "ulyanov_filters"):
-    if s[k] < 1:
-      raise ValueError(f"--{k} must be >= 1, got {s[k]}")
-  if s["vgg_iter"] < 0 or s["phase_iter"] < 0:
-    raise ValueError("--vgg_iter and --phase_iter must be >= 0")
-  if not 0.0 <= s["noise"] <= 1.0:
-    raise ValueError(f"--noise must be in [0, 1], got {s['noise']}")
-  if not s["duration"] > 0:
-    raise ValueError(f"--duration must be positive, got {s['duration']}")
-  if s["phase_method"] not in phase.METHODS:
-    raise ValueError(f"--phase_method must be one of {phase.METHODS}, got {s['phase_method']!r}")
-  return s
+def conditions(cfg: Config) -> list[Condition]:
+  """Trained/random x r, then the extras; keys like ``trained_r0.2``."""
+  out = []
+  for r in cfg.noise_levels:
+    for trained in (True, False):
+      w = "trained" if trained else "random"
+      out.append(Condition(f"{w}_r{r:g}", f"Wyse, {w} weights, r = {r:g}", "wyse", trained, r))
+  if "ulyanov" in cfg.extras:
+    out.append(Condition("ulyanov", "Ulyanov 1-D net (random weights)", "ulyanov"))
+  if "vgg19" in cfg.extras:
+    out.append(Condition("vgg19", "VGG-19", "vgg19"))
+  return out
 
 
 # ------------------------------------------------------------------------------------ inputs
@@ -119,161 +155,130 @@ def fit_length(x: ArrayLike, n: int) -> jax.Array:
   return x
 
 
-def _clip(x: np.ndarray, n: int) -> np.ndarray:
-  return transfer.peak_normalize(np.asarray(fit_length(x, n)), peak=SCALED_PEAK)
-
-
-def _paper_content(data: Path, sr: int, s: dict) -> np.ndarray:
-  """The author's speech spectrogram back to audio (its own STFT), resampled to ``sr``."""
+def _paper_pair(data: Path, sr: int, n: int, cfg: Config) -> pairs_lib.Pair:
+  """The author's speech spectrogram back to audio (its own STFT) and the paper's rooster."""
   from specst_jax import spectrogram_files
   img = spectrogram_files.load_wyse_tiff(data / PAPER_CONTENT)
   y = phase.reconstruct(img.magnitude(), n_fft=img.n_fft, hop_length=img.hop_length,
-                        method=s["phase_method"], n_iter=max(s["phase_iter"], 1),
+                        method=cfg.phase_method, n_iter=max(cfg.phase_iter, 1),
                         key=jax.random.key(1234), center=img.center)
-  return audio.resample(np.asarray(y), img.sr, sr)
+  content = audio.resample(np.asarray(y), img.sr, sr)
+  style = audio.load_audio(data / PAPER_STYLE, sr=sr)[0]
+  return pairs_lib.Pair("paper: BeingRural5.0.tif / rooster_wyse2017", pairs_lib.fit(content, n),
+                        pairs_lib.fit(style, n), "", "rooster", str(data / PAPER_CONTENT),
+                        str(data / PAPER_STYLE))
 
 
-def load_pairs(s: dict, sr: int) -> tuple[list[Pair], str]:
-  """The content/style pairs at ``sr`` and a description of where they came from."""
-  n = int(round(s["duration"] * sr))
-  data = Path(s["data_dir"])
+def load_pairs(cfg: Config, sr: int) -> pairs_lib.PairSet:
+  """The study's pairs at ``sr``: the paper's first (when asked and present), then
+  :func:`pairs.load_pairs`."""
+  ps = pairs_lib.load_pairs(cfg.data_dir, n_pairs=cfg.n_pairs, sr=sr, duration=cfg.duration)
+  if not cfg.paper_pair:
+    return ps
+  data = Path(cfg.data_dir)
   if not data.is_dir():
-    logging.warning("%s missing: built-in signals stand in for speech and rooster", data)
-    contents = ["vowel_glide", "harmonic_mix", "noise_bursts"]
-    pairs = [Pair(f"builtin:{contents[i % 3]}/chirps",
-                  _clip(signals.make_signal(contents[i % 3], sr=sr, duration=s["duration"]), n),
-                  _clip(signals.make_signal("chirps", sr=sr, duration=s["duration"] * (1 + i / 7)),
-                        n)) for i in range(s["pairs"])]
-    return pairs, "built-in signals (no data)"
-  pairs = [Pair("paper: BeingRural5.0.tif / rooster_wyse2017.wav",
-                _clip(_paper_content(data, sr, s), n),
-                _clip(audio.load_audio(data / PAPER_STYLE, sr=sr)[0], n))]
-  if s["pairs"] > 1:
-    from specst_jax.classifier import esc50
-    clips = esc50.read_metadata(data / ESC50)
-    roosters = [c for c in clips if c.category == "rooster" and c.fold == 5]
-    paths = esc50.resolve_paths(data / ESC50, roosters)
-    speech = sorted((data / LJSPEECH).glob("LJ*.flac"))
-    if len(speech) < s["pairs"] - 1 or len(paths) < s["pairs"] - 1:
-      raise ValueError(f"--pairs={s['pairs']}: only {len(speech)} LJSpeech clips and "
-                       f"{len(paths)} fold-5 rooster clips under {data}")
-    for i in range(s["pairs"] - 1):
-      pairs.append(Pair(f"{speech[i].stem} / {paths[i].stem}",
-                        _clip(audio.load_audio(speech[i], sr=sr)[0], n),
-                        _clip(audio.load_audio(paths[i], sr=sr)[0], n)))
-  return pairs, f"shared data at {data}"
+    logging.warning("%s missing: no paper pair (built-in signals only)", data)
+    return ps
+  first = _paper_pair(data, sr, int(round(cfg.duration * sr)), cfg)
+  return pairs_lib.PairSet((first, *ps.pairs), sr, ps.source + " + the paper's pair")
 
 
 # ------------------------------------------------------------------------------- conditions
 
 
-def condition_settings(cond: Condition, s: dict, wyse_stft: Stft) -> transfer.Settings:
-  """The transfer settings of a condition (every net at the run's rate, its own STFT)."""
+def condition_settings(cond: Condition, cfg: Config, wyse_stft: Stft) -> transfer.Settings:
+  """The engine settings of a condition (every net at the run's rate, its own STFT).
+
+  The Wyse conditions at one r are equal whatever the weights (the weights come as a net).
+  """
   stft = (wyse_stft if cond.net == "wyse" else
           dataclasses.replace(nets.NETS[cond.net].stft, sr=wyse_stft.sr))
   over = dict(sr=stft.sr, n_fft=stft.n_fft, hop_length=stft.hop_length, center=stft.center,
-              init=cond.init, phase_method=s["phase_method"], phase_iter=s["phase_iter"])
+              phase_method=cfg.phase_method, phase_iter=cfg.phase_iter)
   if cond.net == "wyse":
-    over.update(optimizer="adam", n_iter=s["n_iter"], learning_rate=s["learning_rate"],
-                noise=s["noise"])
+    over.update(optimizer="adam", n_iter=cfg.n_iter, learning_rate=cfg.learning_rate,
+                init="mix", noise=cond.noise, weights="random")
   elif cond.net == "ulyanov":
-    over.update(optimizer="lbfgs", n_iter=s["ulyanov_iter"], filters=s["ulyanov_filters"],
-                noise=0.2)
+    over.update(n_iter=cfg.ulyanov_iter, filters=cfg.ulyanov_filters)
   else:
-    over.update(optimizer="lbfgs", n_iter=max(s["vgg_iter"], 1), noise=0.2,
-                weights=s["vgg_weights"])
-    if s["quick"]:  # shallow layers only: a cheap check of the path, labelled
-      over["vgg_layers"] = (("conv1_1",), "conv1_1")
+    over.update(n_iter=cfg.vgg_iter, weights=cfg.vgg_weights or "random")
   return transfer.Settings.for_net(cond.net, over)
 
 
-def condition_nets(cond: Condition, settings: transfer.Settings, trained: nets.Weights | None,
-                   vgg: nets.Weights | None, n_bins: int, seeds: list[int], weights_name: str
-                   ) -> list[nets.Net]:
-  """One Net per weight draw: ``[net]`` (fixed weights) or one per seed (random ones).
+def wyse_nets(cond: Condition, settings: transfer.Settings, trained: nets.Weights | None,
+              n_bins: int, seeds: list[int]) -> list[nets.Net]:
+  """The condition's Wyse net(s): ``[trained]`` or one random draw per seed.
 
-  Random Wyse weights use the trained module's architecture when there is one; a trained
-  condition without trained weights gets a random stand-in, labelled so.
+  Every draw uses the trained module's architecture and the trained weights' input
+  standardisation (when there are trained weights); random weights U(-0.1, 0.1) from
+  ``split(key(seed), 3)[0]`` (the engine's net key). A trained condition without trained
+  weights gets a random stand-in, labelled so.
   """
-  if cond.net == "wyse" and cond.trained and trained is not None:
+  kw = dict(content_weight=settings.content_weight, style_weight=settings.style_weight)
+  if cond.trained and trained is not None:
     acc = (trained.provenance or {}).get("test_accuracy", float("nan"))
-    label = f"trained ({weights_name or 'shipped'}, fold-5 acc {acc:.3f})"
-    return [nets.build("wyse", jax.random.key(0), n_bins, dataclasses.replace(trained, label=label),
-                       content_weight=settings.content_weight,
-                       style_weight=settings.style_weight)]
-  if cond.net == "vgg19" and vgg is not None:
-    return [_build(settings, jax.random.key(0), n_bins, vgg)]
+    w = dataclasses.replace(trained, label=f"{trained.label}, fold-5 acc {acc:.3f}")
+    return [nets.build("wyse", jax.random.key(0), n_bins, w, **kw)]
+  module = None if trained is None else trained.module
+  mean, std = (None, None) if trained is None else (trained.mean, trained.std)
   out = []
   for seed in seeds:
-    base = jax.random.key(seed)
-    if cond.net == "wyse":
-      stand_in = cond.trained  # a trained condition without trained weights
-      net = nets.wyse_net(jax.random.fold_in(base, 7 + stand_in), n_bins,
-                          module=None if trained is None else trained.module,
-                          content_weight=settings.content_weight,
-                          style_weight=settings.style_weight)
-      if stand_in:
-        net = dataclasses.replace(net, weights="RANDOM STAND-IN (no trained weights found)")
-    else:
-      net = _build(settings, jax.random.fold_in(base, 11 if cond.net == "ulyanov" else 13),
-                   n_bins, None)
-    out.append(net)
+    key = jax.random.split(jax.random.key(seed), 3)[0]
+    net = nets.wyse_net(key, n_bins, module=module, mean=mean, std=std, **kw)
+    label = "random U(-0.1, 0.1)" + (", trained input standardisation" if mean is not None
+                                     else ", raw input (no trained weights)")
+    if cond.trained:
+      label = "RANDOM STAND-IN (no trained weights found)"
+    out.append(dataclasses.replace(net, weights=label))
   return out
 
 
-def _build(settings: transfer.Settings, key, n_bins: int, weights) -> nets.Net:
-  return nets.build(settings.net, key, n_bins, weights, content_weight=settings.content_weight,
-                    style_weight=settings.style_weight, filters=settings.filters,
-                    vgg_layers=settings.vgg_layers)
+def _devices(cfg: Config, batch: int):
+  devs = jax.local_devices()
+  return devs if cfg.shard and len(devs) > 1 and batch % len(devs) == 0 else None
 
 
-def run_condition(cond: Condition, s: dict, trained: nets.Weights | None,
-                  vgg: nets.Weights | None, pairs: list[Pair], wyse_stft: Stft) -> dict:
-  """Style transfer of every (pair, seed) item; returns magnitudes, audio, SC and timings."""
-  settings = condition_settings(cond, s, wyse_stft)
-  extra = cond.net != "wyse"
-  n_pairs = min(len(pairs), s["extra_pairs"]) if extra else len(pairs)
-  # Trained weights from the content have no randomness: one seed (the others would repeat it).
-  deterministic = cond.trained and cond.init == "content" and trained is not None
-  seeds = [0] if extra or deterministic else list(range(s["seeds"]))
-  S_c = transfer.magnitudes(settings.stft, np.stack([p.content for p in pairs[:n_pairs]]),
-                            "contents")
-  S_s = transfer.magnitudes(settings.stft, np.stack([p.style for p in pairs[:n_pairs]]),
-                            "styles")
-  draws = condition_nets(cond, settings, trained, vgg, S_c.shape[-1], seeds, s["weights"])
-  rep = draws[0].representation
-  x_c = representations.encode(rep, S_c, settings.stft)
-  x_s = representations.encode(rep, S_s, settings.stft)
-  for i in range(n_pairs):
-    draws[0].check_frames(x_c[i], f"content {i}")
-  items = [(p, k) for k in seeds for p in range(n_pairs)]  # seed-major
-  keys = jnp.stack([jax.random.fold_in(jax.random.key(k), 100 + p) for p, k in items])
-  idx = np.asarray([p for p, _ in items])
-  calls = ([(draws[0], np.arange(len(items)))] if len(draws) == 1 else
-           [(draws[j], np.arange(j * n_pairs, (j + 1) * n_pairs)) for j in range(len(seeds))])
-  opt = transfer.Optimizer(draws[0], settings, batched=True)
-  results = [opt(net.params, x_c[idx[sel]], (x_s[idx[sel]],), keys[sel]) for net, sel in calls]
-  logging.info("%s: compiled in %.1f s; %d item(s) in %d call(s), %s %d iterations", cond.key,
-               opt.compile_s, len(items), len(calls), settings.optimizer, settings.n_iter)
-  x = jnp.concatenate([r.x for r in results])
-  ref = 1.0 if rep == "log1p" else jnp.max(S_c, axis=(-2, -1), keepdims=True)[idx]
-  t0 = time.perf_counter()
-  S_r, y, sc = transfer.to_audio(settings, rep, x, ref, jax.random.key(5),
-                                 pairs[0].content.shape[-1])
-  phase_s = time.perf_counter() - t0
-  final = [float(v) for r in results for v in np.ravel(r.final["total"])]
-  logging.info("%s: optimised in %.1f s, phase in %.1f s; mean final loss %.6g", cond.key,
-               opt.optimize_s, phase_s, float(np.mean(final)))
-  labels = sorted({net.weights for net in draws})
-  static = dict(optimizer=settings.optimizer, n_iter=settings.n_iter, init=settings.init,
-                noise_scale=settings.noise_scale, distribution=settings.distribution)
+def run_condition(cond: Condition, cfg: Config, trained: nets.Weights | None,
+                  vgg: nets.Weights | None, ps: pairs_lib.PairSet, wyse_stft: Stft, *,
+                  progress="log") -> dict:
+  """Every (pair, seed) item of one condition through :func:`transfer.stylize_batch`."""
+  settings = condition_settings(cond, cfg, wyse_stft)
+  n_pairs = min(len(ps.pairs), cfg.extra_pairs) if cond.net != "wyse" else len(ps.pairs)
+  deterministic = cond.trained and cond.noise == 0.0 and trained is not None
+  seeds = [0] if cond.net != "wyse" or deterministic else list(range(cfg.seeds))
+  contents, styles = ps.contents[:n_pairs], ps.styles[:n_pairs]
+  n_bins = settings.stft.n_bins
   if cond.net == "wyse":
-    static.update(learning_rate=settings.learning_rate, noise=settings.noise)
-  return dict(items=items, pair_index=idx, S=np.asarray(S_r), audio=y, sc=sc,
-              stft=settings.stft, settings=settings, static=static,
+    draws = wyse_nets(cond, settings, trained, n_bins, seeds)
+  else:
+    w = vgg if cond.net == "vgg19" else None
+    draws = [nets.build(cond.net, jax.random.split(jax.random.key(0), 3)[0], n_bins, w,
+                        content_weight=settings.content_weight,
+                        style_weight=settings.style_weight, filters=settings.filters,
+                        vgg_layers=settings.vgg_layers)]
+  # Random draws: one call per seed (its own weights). Fixed weights: one call for all.
+  calls = [(draws[j], [seed]) for j, seed in enumerate(seeds)] if len(draws) > 1 else [
+      (draws[0], seeds)]
+  results, items = [], []
+  for net, call_seeds in calls:
+    it = [(p, k) for k in call_seeds for p in range(n_pairs)]  # seed-major
+    keys = jnp.stack([jax.random.fold_in(jax.random.key(k), 100 + p) for p, k in it])
+    idx = [p for p, _ in it]
+    r = transfer.stylize_batch(settings, contents[idx], styles[idx], net=net, keys=keys,
+                               phase_key=jax.random.key(5), devices=_devices(cfg, len(it)),
+                               progress=progress)
+    results.append(r)
+    items += it
+  cat = lambda f: np.concatenate([f(r) for r in results])  # noqa: E731
+  timings = {k: float(sum(r.timings[k] for r in results)) for k in results[0].timings}
+  logging.info("%s: %d item(s) in %d call(s); %s", cond.key, len(items), len(calls), timings)
+  labels = sorted({net.weights for net in draws})
+  return dict(items=items, pair_index=np.asarray([p for p, _ in items]),
+              S=cat(lambda r: r.magnitude), audio=cat(lambda r: r.audio),
+              sc=cat(lambda r: r.sc_db), loss_curve=cat(lambda r: r.loss_curve),
+              final_loss=cat(lambda r: r.final_losses["total"]), settings=settings,
               weights=labels[0] if len(labels) == 1 else f"{labels[0]} (one draw per seed)",
-              compile_s=opt.compile_s, optimize_s=opt.optimize_s, phase_s=phase_s,
-              final_loss=final)
+              timings=timings)
 
 
 # --------------------------------------------------------------------------------- scoring
@@ -291,181 +296,226 @@ def mean_std(values: ArrayLike) -> tuple[float, float, int]:
   return float(v.mean()), float(v.std()), int(v.size)
 
 
-class Judge:
-  """Network-free measures and the trained classifier's P(rooster), on audio at ``sr``."""
-
-  def __init__(self, trained: nets.Weights | None, sr: int):
-    self.sr = sr
-    self._lm = jax.jit(functools.partial(measures.logmel_db, sr=sr))
-    self._post = None
-    if trained is not None:
-      from specst_jax.classifier import evaluate
-      post, cfg = evaluate.posterior_fn((trained.module, trained.params, trained.provenance),
-                                        "rooster")
-      if cfg.sr != sr:
-        raise ValueError(f"the classifier expects {cfg.sr} Hz audio, the run is at {sr} Hz")
-      self._post = lambda y: np.asarray(post(fit_length(y, cfg.n_samples)))
-
-  def logmel(self, y: ArrayLike) -> jax.Array:
-    return self._lm(jnp.asarray(y))
-
-  def posterior(self, y: ArrayLike) -> np.ndarray:
-    if self._post is None:
-      return np.full(len(y), np.nan)
-    return self._post(jnp.asarray(y))
-
-  def score(self, y: ArrayLike, content_lm: jax.Array, style_lm: jax.Array) -> dict:
-    lm = self.logmel(y)
-    return dict(style_distance_db=np.asarray(measures.style_distance(lm, style_lm)),
-                content_correlation=np.asarray(measures.content_correlation(lm, content_lm)),
-                envelope_correlation=np.asarray(measures.envelope_correlation(lm, content_lm)),
-                p_rooster=self.posterior(y))
-
-
-def summary(per_item: dict) -> dict:
-  out = {}
-  for k in MEASURES:
-    m, sd, n = mean_std(per_item[k])
-    out[k] = dict(mean=m, std=sd, n=n)
-  return out
-
-
-def reference_sc(x: np.ndarray, stft: Stft, s: dict) -> np.ndarray:
+def reference_sc(x: np.ndarray, stft: Stft, cfg: Config) -> np.ndarray:
   """SC (dB) of phase reconstruction from the clips' own magnitudes ``x [batch, samples]``."""
   S = transfer.magnitudes(stft, x, "reference")
   y = phase.reconstruct(S, n_fft=stft.n_fft, hop_length=stft.hop_length,
-                        method=s["phase_method"], n_iter=s["phase_iter"], key=jax.random.key(6),
+                        method=cfg.phase_method, n_iter=cfg.phase_iter, key=jax.random.key(6),
                         length=x.shape[-1], center=stft.center)
   return np.asarray(phase.spectral_convergence(S, y, n_fft=stft.n_fft,
                                                hop_length=stft.hop_length, center=stft.center))
 
 
+def style_progress(distance: np.ndarray, reference: np.ndarray) -> np.ndarray:
+  """How far toward the style a result went: ``1 - d(result, style) / d(content, style)``
+  (0: as far as the content, 1: the style's own statistics)."""
+  return 1.0 - np.asarray(distance) / np.asarray(reference)
+
+
+def claims(rows: dict, cfg: Config, pair_names: list[str]) -> list[tuple[str, str,
+                                                                          stats.Comparison]]:
+  """Every claim x measure as a paired comparison over pairs (seeds averaged).
+
+  ``rows``: condition key -> ``{"pairs": [pair name per item], measure: [values]}`` (with the
+  derived ``style_progress``).
+  """
+  out = []
+  r_max = max(cfg.noise_levels)
+
+  def cmp(a, b, m, sign):
+    return stats.compare(rows[a][m], rows[b][m], rows[a]["pairs"], b_pairs=rows[b]["pairs"],
+                         predicted_sign=sign)
+
+  for r in cfg.noise_levels:
+    t, rnd = f"trained_r{r:g}", f"random_r{r:g}"
+    for m, more in (("style_distance_db", -1), ("modulation_distance_db", -1),
+                    ("p_style_class", 1), ("content_correlation", 1),
+                    ("envelope_correlation", 1), ("p_content_class", 1)):
+      out.append((f"trained > random weights (r={r:g})", f"{m}: trained - random",
+                  cmp(t, rnd, m, more)))
+  # Style suffers more than content, from noise and from random weights: drops on [0, 1] scales
+  # (style progress, content correlation), style drop minus content drop > 0.
+  def suffer(a, b):
+    d = []
+    for p in pair_names:
+      va = {m: _pair_mean(rows[a], p, m) for m in ("style_progress", "content_correlation")}
+      vb = {m: _pair_mean(rows[b], p, m) for m in ("style_progress", "content_correlation")}
+      d.append((va["style_progress"] - vb["style_progress"])
+               - (va["content_correlation"] - vb["content_correlation"]))
+    d = np.asarray(d)
+    return stats.summarize(d[np.isfinite(d)], predicted_sign=1)
+
+  for w in ("trained", "random"):
+    if r_max > 0:
+      out.append((f"noise hurts style more than content ({w}, r=0 vs {r_max:g})",
+                  "style-progress drop - content-corr drop",
+                  suffer(f"{w}_r0", f"{w}_r{r_max:g}") if 0.0 in cfg.noise_levels else
+                  suffer(f"{w}_r{min(cfg.noise_levels):g}", f"{w}_r{r_max:g}")))
+  for r in cfg.noise_levels:
+    out.append((f"random weights hurt style more than content (r={r:g})",
+                "style-progress drop - content-corr drop",
+                suffer(f"trained_r{r:g}", f"random_r{r:g}")))
+  return out
+
+
+def _pair_mean(row: dict, pair: str, m: str) -> float:
+  v = np.asarray([x for x, p in zip(row[m], row["pairs"], strict=True) if p == pair], np.float64)
+  v = v[np.isfinite(v)]
+  return float(v.mean()) if v.size else float("nan")
+
+
 # ---------------------------------------------------------------------------------- tables
 
 
-def _fmt(d: dict, digits: int = 2) -> str:
-  if not d["n"]:
+def _interval_cell(values, pairs) -> str:
+  _, m = stats.pair_means(values, pairs)
+  m = m[np.isfinite(m)]
+  if not m.size:
     return "n/a"
-  return f"{d['mean']:.{digits}f} ± {d['std']:.{digits}f}"
+  lo, hi = stats.bootstrap_interval(m) if m.size >= 2 else (float("nan"), float("nan"))
+  return f"{m.mean():.3g} [{lo:.3g}, {hi:.3g}]"
 
 
-def markdown_table(rows: list[dict]) -> str:
-  head = ("| condition | weights | n | style dist. (dB, lower = more style) | content corr. "
-          "(higher = more content) | envelope corr. | P(rooster) | SC after phase (dB) |\n"
-          "|---|---|---|---|---|---|---|---|\n")
-  lines = []
-  for r in rows:
-    m = r["summary"]
-    lines.append(f"| {r['label']} | {r['weights']} | {m['style_distance_db']['n']} | "
-                 f"{_fmt(m['style_distance_db'])} | {_fmt(m['content_correlation'], 3)} | "
-                 f"{_fmt(m['envelope_correlation'], 3)} | {_fmt(m['p_rooster'], 3)} | "
-                 f"{_fmt(m['sc_db'], 1)} |")
-  return head + "\n".join(lines) + "\n"
-
-
-def per_pair_table(rows: list[dict], pair_names: list[str]) -> str:
-  """Style distance / content correlation per pair (mean over that pair's seeds)."""
-  head = ("| condition | " + " | ".join(pair_names) + " |\n"
-          "|---|" + "---|" * len(pair_names) + "\n")
-  lines = []
-  for r in rows:
-    pairs = ([it["pair"] for it in r["items"]] if "items" in r else pair_names)
-    cells = []
-    for name in pair_names:
-      sel = [i for i, p in enumerate(pairs) if p == name]
-      if not sel:
-        cells.append("-")
-        continue
-      sd = np.mean([r["per_item"]["style_distance_db"][i] for i in sel])
-      cc = np.mean([r["per_item"]["content_correlation"][i] for i in sel])
-      cells.append(f"{sd:.1f} dB / {cc:.3f}")
-    lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
-  return head + "\n".join(lines) + "\n"
+def markdown_table(rows: dict, labels: dict) -> str:
+  """Mean over pairs (seeds averaged) [bootstrap 95 % interval] of every measure per row."""
+  cols = ("style_distance_db", "modulation_distance_db", "style_progress", "content_correlation",
+          "envelope_correlation", "p_style_class", "p_content_class", "sc_db")
+  lines = ["| condition | weights | items | " + " | ".join(cols) + " |",
+           "|---|---|---|" + "---|" * len(cols)]
+  for key, row in rows.items():
+    lines.append(f"| {labels[key]} | {row['weights']} | {len(row['pairs'])} | " + " | ".join(
+        _interval_cell(row[c], row["pairs"]) for c in cols) + " |")
+  return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------------------------- run
 
 
-def _weights(s: dict) -> tuple[nets.Weights | None, nets.Weights | None]:
+def _weights(cfg: Config):
   def stand_in(line):
-    logging.warning("%s; conditions a and c use a RANDOM stand-in", line)
-  trained = nets.load_weights("wyse", s["weights"], warn=stand_in)
-  vgg = nets.load_weights("vgg19", s["vgg_weights"], warn=lambda line: None)
+    logging.warning("%s; the trained conditions use a RANDOM stand-in", line)
+  trained = nets.load_weights("wyse", cfg.weights, warn=stand_in)
+  vgg = (nets.load_weights("vgg19", cfg.vgg_weights, warn=lambda line: None)
+         if "vgg19" in cfg.extras else None)
   return trained, vgg
 
 
-def run(s: dict, out: str | Path) -> dict:
-  """The whole reproduction; writes the output set to ``out``, returns the metrics dict."""
+def run(cfg: Config, out: str | Path, *, progress="log") -> dict:
+  """The whole study; writes every output into the folder ``out`` (the caller's output set)."""
   t_start = time.perf_counter()
-  check_settings(s)
-  out = files.check_output_dir(out)
-  trained, vgg = _weights(s)
+  out = Path(out)
+  trained, vgg = _weights(cfg)
   wyse_stft = (trained.stft if trained is not None else
                dataclasses.replace(nets.NETS["wyse"].stft, sr=SR))
   sr = wyse_stft.sr
-  if trained is not None:
-    logging.info("trained Wyse weights: %s (fold-5 accuracy %s)", s["weights"] or "shipped",
-                 (trained.provenance or {}).get("test_accuracy"))
-  pairs, source = load_pairs(s, sr)
-  n = pairs[0].content.shape[-1]
-  logging.info("%d pair(s) x %d seed(s) from %s, %.2f s at %d Hz", len(pairs), s["seeds"], source,
-               n / sr, sr)
-  judge = Judge(trained, sr)
-  contents = np.stack([p.content for p in pairs])
-  styles = np.stack([p.style for p in pairs])
-  lm_c, lm_s = judge.logmel(contents), judge.logmel(styles)
-  rows = []
-  figure = [("content (speech)", np.asarray(wyse_stft.magnitude(contents[0])), wyse_stft),
-            ("style (rooster)", np.asarray(wyse_stft.magnitude(styles[0])), wyse_stft)]
-  wavs = {"content.wav": contents[0], "style.wav": styles[0]}
-  for which, label, x in (("content", "reference: the content itself", contents),
-                          ("style", "reference: the style itself", styles)):
-    per = {k: np.asarray(v) for k, v in judge.score(x, lm_c, lm_s).items()}
-    per["sc_db"] = reference_sc(x, wyse_stft, s)
-    rows.append(dict(key=which, label=label, weights="-", per_item=per, summary=summary(per)))
-  for cond in conditions(s["noise"]):
-    if cond.key not in s["conditions"]:
-      continue
-    if cond.net == "vgg19" and s["vgg_iter"] == 0:
-      logging.info("vgg19: skipped (--vgg_iter=0)")
-      continue
-    res = run_condition(cond, s, trained, vgg, pairs, wyse_stft)
+  ps = load_pairs(cfg, sr)
+  names = ps.names
+  logging.info("%d pair(s) x %d seed(s) from %s, %.2f s at %d Hz", len(names), cfg.seeds,
+               ps.source, cfg.duration, sr)
+  judge = judge_lib.Judge(sr, cfg.classifier or None)
+  c_cls = [p.content_class for p in ps.pairs]
+  s_cls = [p.style_class for p in ps.pairs]
+  contents, styles = ps.contents, ps.styles
+  ref_dist = judge.score(contents, contents, styles, c_cls, s_cls)["style_distance_db"]
+  rows, labels, results = {}, {}, {}
+  for which, x in (("content", contents), ("style", styles)):
+    sc = judge.score(x, contents, styles, c_cls, s_cls)
+    sc["sc_db"] = reference_sc(x, wyse_stft, cfg)
+    sc["style_progress"] = style_progress(sc["style_distance_db"], ref_dist)
+    rows[which] = dict(pairs=names, weights="-", **{k: np.asarray(v) for k, v in sc.items()})
+    labels[which] = f"reference: the {which} itself"
+  for cond in conditions(cfg):
+    res = run_condition(cond, cfg, trained, vgg, ps, wyse_stft, progress=progress)
     idx = res["pair_index"]
-    per = {k: np.asarray(v) for k, v in judge.score(res["audio"], lm_c[idx], lm_s[idx]).items()}
-    per["sc_db"] = res["sc"]
-    label = cond.label if cond.net != "vgg19" else f"VGG-19 ({res['weights'].split(' ')[0]})"
-    if cond.net == "vgg19" and s["quick"]:
-      label += " [quick: conv1_1 only]"
-    rows.append(dict(key=cond.key, label=label, weights=res["weights"],
-                     items=[dict(pair=pairs[p].name, seed=k) for p, k in res["items"]],
-                     per_item=per, summary=summary(per),
-                     stft={k: v for k, v in res["stft"].as_dict().items() if k != "sr"},
-                     settings=res["static"], final_loss=res["final_loss"],
-                     compile_s=res["compile_s"], optimize_s=res["optimize_s"],
-                     phase_s=res["phase_s"]))
-    wavs[WAV_NAMES[cond.key]] = res["audio"][0]
-    figure.append((label, res["S"][0], res["stft"]))
-    logging.info("%s: %s", cond.key, {k: _fmt(v, 3) for k, v in rows[-1]["summary"].items()})
-  for r in rows:
-    r["per_item"] = {k: [float(v) for v in np.ravel(a)] for k, a in r["per_item"].items()}
-  metrics = dict(settings=s, sr=sr, wyse_stft={k: v for k, v in wyse_stft.as_dict().items()
-                                               if k != "sr"},
-                 pairs=[p.name for p in pairs], source=source, duration_s=n / sr, rows=rows,
-                 device=str(jax.devices()[0]), trained_weights=trained is not None)
-  with files.output_set(out) as tmp:
-    for name, y in wavs.items():
-      audio.save_audio(tmp / name, transfer.peak_normalize(y, peak=SCALED_PEAK), sr)
-    panels.plot_magnitudes(tmp / "figure1.png", figure, columns=2, panel_size=(6.5, 3.3),
-                           colorbar_label="dB re max")
-    metrics["wall_time_s"] = wall = time.perf_counter() - t_start
-    files.write_json(tmp / "metrics.json", metrics, indent=1)
-    md = (f"Figure 1 measurements: {len(pairs)} pair(s) x {s['seeds']} seed(s), {n / sr:.2f} s "
-          f"at {sr} Hz, Wyse: Adam lr {s['learning_rate']:g}, {s['n_iter']} iterations, "
-          f"noise r = {s['noise']:g}; phase {s['phase_method']} ({s['phase_iter']} it); "
-          f"wall time {wall:.0f} s.\n\n" + markdown_table(rows) +
-          "\nPer pair (mean over seeds): style distance (dB) / content correlation.\n\n" +
-          per_pair_table(rows, [p.name for p in pairs]))
-    files.write_text(tmp / "metrics.md", md)
-  metrics["markdown"] = md
-  logging.info("wrote %s in %.1f s", out, wall)
+    sc = judge.score(res["audio"], contents[idx], styles[idx], [c_cls[i] for i in idx],
+                     [s_cls[i] for i in idx])
+    sc["sc_db"] = res["sc"]
+    sc["style_progress"] = style_progress(sc["style_distance_db"], ref_dist[idx])
+    rows[cond.key] = dict(pairs=[names[i] for i in idx], weights=res["weights"],
+                          **{k: np.asarray(v) for k, v in sc.items()})
+    labels[cond.key] = cond.label
+    results[cond.key] = res
+  verdicts = claims(rows, cfg, names) if len(cfg.noise_levels) and all(
+      f"{w}_r{r:g}" in rows for w in ("trained", "random") for r in cfg.noise_levels) else []
+  metrics = dict(
+      config=dataclasses.asdict(cfg), sr=sr, wyse_stft=wyse_stft.as_dict(),
+      pairs=ps.describe(), source=ps.source, judge=judge.classifier,
+      trained_weights=None if trained is None else trained.label,
+      input_pipeline=("unit_db with the trained weights' per-bin standardisation in every Wyse "
+                      "condition" if trained is not None else "unit_db, raw (no trained "
+                      "weights)"),
+      rows={k: dict(label=labels[k], weights=v["weights"], pairs=v["pairs"],
+                    **{m: [float(x) for x in v[m]] for m in MEASURES + ("style_progress",)})
+            for k, v in rows.items()},
+      conditions={k: dict(settings=r["settings"].as_dict(), items=r["items"],
+                          final_loss=[float(x) for x in r["final_loss"]], timings=r["timings"],
+                          loss_curve_mean=[float(x) for x in r["loss_curve"].mean(axis=0)])
+                  for k, r in results.items()},
+      claims=[dict(claim=c, measure=m, **v.as_dict()) for c, m, v in verdicts],
+      device=str(jax.devices()[0]))
+  write(out, cfg, ps, rows, labels, results, wyse_stft, verdicts, metrics)
+  metrics["wall_time_s"] = time.perf_counter() - t_start
+  metrics["markdown"] = markdown(cfg, ps, rows, labels, verdicts, metrics)
+  files.write_json(out / "metrics.json", {k: v for k, v in metrics.items() if k != "markdown"},
+                   indent=1)
+  files.write_text(out / "metrics.md", metrics["markdown"])
   return metrics
+
+
+def markdown(cfg, ps, rows, labels, verdicts, metrics) -> str:
+  head = (f"Figure 1 study, configuration `{cfg.name}`: {len(ps.pairs)} pairs x {cfg.seeds} "
+          f"seed(s) ({ps.source}), {cfg.duration:g} s at {metrics['sr']} Hz; Wyse: Adam "
+          f"{cfg.n_iter} steps, lr {cfg.learning_rate:g}, r in {list(cfg.noise_levels)}; phase "
+          f"{cfg.phase_method} ({cfg.phase_iter} it); input: {metrics['input_pipeline']}; "
+          f"second judge: {metrics['judge']}; wall time {metrics.get('wall_time_s', 0):.0f} s."
+          "\n\nMean over pairs (seeds averaged first) [95 % bootstrap interval]:\n\n")
+  return (head + markdown_table(rows, labels) + "\nClaims (A - B per pair, seeds averaged; "
+          "verdict from the interval):\n\n" + stats.markdown_table(verdicts))
+
+
+def write(out: Path, cfg: Config, ps: pairs_lib.PairSet, rows: dict, labels: dict,
+          results: dict, wyse_stft: Stft, verdicts: list, metrics: dict) -> None:
+  """Audio + thumbnails (seed 0), figure1.png (pair 0), loss curves, the listening page."""
+  out.mkdir(parents=True, exist_ok=True)
+  sr = ps.sr
+  cells, columns = {}, ["content", "style"] + [labels[k] for k in results]
+  for i, p in enumerate(ps.pairs):
+    stem = f"pair{i:02d}"
+    for which, y in (("content", p.content), ("style", p.style)):
+      outputs.save_clip(out / "audio" / f"{stem}_{which}.wav", y, sr)
+      outputs.thumbnail(out / "img" / f"{stem}_{which}.png",
+                        np.asarray(wyse_stft.magnitude(y)), wyse_stft, which)
+      cells[(p.name, which)] = listening.Cell(
+          f"audio/{stem}_{which}.wav", f"img/{stem}_{which}.png",
+          {"class": (p.content_class if which == "content" else p.style_class) or "speech"})
+    for key, res in results.items():
+      sel = [j for j, (q, k) in enumerate(res["items"]) if q == i and k == 0]
+      if not sel:
+        continue
+      j = sel[0]
+      outputs.save_clip(out / "audio" / f"{stem}_{key}.wav", res["audio"][j], sr)
+      outputs.thumbnail(out / "img" / f"{stem}_{key}.png", res["S"][j], res["settings"].stft,
+                        key)
+      row = rows[key]
+      cells[(p.name, labels[key])] = listening.Cell(
+          f"audio/{stem}_{key}.wav", f"img/{stem}_{key}.png",
+          {m: float(row[m][j]) for m in ("style_distance_db", "modulation_distance_db",
+                                         "content_correlation", "p_style_class",
+                                         "p_content_class", "sc_db")})
+  figure = [(f"content: {ps.pairs[0].name.split(' / ')[0]}",
+             np.asarray(wyse_stft.magnitude(ps.pairs[0].content)), wyse_stft),
+            (f"style: {ps.pairs[0].style_class or 'style'}",
+             np.asarray(wyse_stft.magnitude(ps.pairs[0].style)), wyse_stft)]
+  for key, res in results.items():
+    figure.append((labels[key], res["S"][0], res["settings"].stft))
+  panels.plot_magnitudes(out / "figure1.png", figure, columns=2, panel_size=(6.5, 3.3),
+                         colorbar_label="dB re max")
+  outputs.loss_curves(out / "loss_curves.png",
+                      {k: r["loss_curve"] for k, r in results.items()},
+                      title=f"Figure 1 study ({cfg.name}): loss / initial loss")
+  listening.write_page(
+      out, f"Figure 1 (Wyse 2017), configuration {cfg.name}", rows=ps.names, columns=columns,
+      cells=cells, settings={k: json.dumps(v) for k, v in metrics["config"].items()},
+      notes=("Seed 0 of each pair and condition. Same input pipeline in every Wyse condition ("
+             + metrics["input_pipeline"] + "). Every seed, the intervals and the verdicts: "
+             "metrics.md; the optimisation: loss_curves.png; the paper's layout: figure1.png."))
