@@ -1,0 +1,63 @@
+"""The representation study: one fixed recipe, each input, 5-fold cross-validation x seeds.
+
+  python -m experiments.representation_study --workdir=/work/runs/repstudy \
+      --representations=unit_db,log_mel,logfreq,mfcc,log_mel_deltas --seeds=0,1
+  python -m experiments.representation_study --workdir=/work/runs/repstudy_centre \
+      --representations=log_mel --centre=both --seeds=0,1
+
+The recipe is ``--config`` (default ``experiments/configs/representation_study.py``, fixed
+before the study); rows differ only in the input. Each row is cross-validated in
+``workdir/<row>/`` (resumable: finished runs are skipped, so rerunning the same command
+continues an interrupted study) through :func:`specst_jax.classifier.study.run_study`. Writes
+``workdir/study.json``, ``workdir/study.md`` (the tables) and ``workdir/curves_<row>.png``, and
+prints the tables. Runs unchanged on CPU, GPU or TPU (data parallel over local devices).
+"""
+
+import shlex
+import sys
+from pathlib import Path
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from specst_jax import files
+from specst_jax.classifier import esc50, study
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", "experiments/configs/representation_study.py", "The study's recipe.",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of the rows, study.json, study.md.")
+_REPS = flags.DEFINE_list("representations",
+                          ["unit_db", "log_mel", "logfreq", "mfcc", "log_mel_deltas"],
+                          "Inputs, one row each.")
+_BASELINE = flags.DEFINE_string("baseline", "unit_db", "Row the others are compared against.")
+_CENTRE = flags.DEFINE_enum("centre", "config", study.CENTRE_CHOICES,
+                            "STFT centring: the recipe's, false, true, or both (each input "
+                            "uncentred and centred, compared).")
+_FOLDS = flags.DEFINE_list("folds", ["1", "2", "3", "4", "5"], "Test folds (1-5).")
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Seeds per fold (paired across rows).")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logging.set_verbosity(logging.INFO)
+  command = "python -m experiments.representation_study " + shlex.join(sys.argv[1:])
+  try:
+    rows, comparisons = study.plan(_CONFIG.value, _REPS.value, centre=_CENTRE.value,
+                                   baseline=_BASELINE.value)
+    result = study.run_study(rows, comparisons, _WORKDIR.value, _FOLDS.value, _SEEDS.value,
+                             log=logging.info, command=command,
+                             recipe=config_flags.get_config_filename(flags.FLAGS["config"]))
+  except (esc50.DataError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  files.write_json(Path(_WORKDIR.value) / "study.json", result)
+  text = study.markdown(result)
+  files.write_text(Path(_WORKDIR.value) / "study.md", text)
+  print(text)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,156 @@
+"""Tests for specst_jax/classifier/study.py and experiments/representation_study.py: the whole
+study (rows x folds x seeds through crossval, paired intervals, per-class differences, curves,
+tables, resumption, the CLI) on a fake ESC-50 tree with a tiny config."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
+
+from experiments.configs import representation_study as recipe_config  # noqa: E402
+from specst_jax import features as features_lib  # noqa: E402
+from specst_jax.classifier import crossval, study  # noqa: E402
+from specst_jax.classifier.features import FeatureConfig, load_dataset  # noqa: E402
+from specst_jax.studies import stats  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+  d = tmp_path_factory.mktemp("esc50")
+  return make_fake_esc50(d / "data"), d / "cache"
+
+
+def test_plan_rows_differ_only_in_the_input(fake):
+  recipe = tiny_config(fake, val_by_source=True)
+  rows, comps = study.plan(recipe, ["unit_db", "mfcc", "logfreq"])
+  assert [r.name for r in rows] == ["unit_db", "mfcc", "logfreq"]
+  assert comps == [("mfcc", "unit_db"), ("logfreq", "unit_db")]
+  for r in rows:
+    d = r.config.to_dict()
+    assert d["features"].pop("representation") == r.name
+    want = recipe.to_dict()
+    want["features"].pop("representation")
+    assert d == want
+  rows, comps = study.plan(recipe, ["log_mel"], centre="both")
+  assert [(r.name, r.config.features.center) for r in rows] == [("log_mel", False),
+                                                                ("log_mel_centred", True)]
+  assert comps == [("log_mel_centred", "log_mel")]
+  rows, _ = study.plan(recipe, ["unit_db"], centre="true")
+  assert rows[0].config.features.center is True
+  for reps, kw, match in ((["unit_db", "cqt"], {}, "representations"),
+                          (["unit_db", "unit_db"], {}, "representations"),
+                          (["mfcc"], {}, "baseline"),
+                          (["unit_db"], {"centre": "maybe"}, "centre")):
+    with pytest.raises(ValueError, match=match):
+      study.plan(recipe, reps, **kw)
+
+
+def test_study_recipe_is_the_fixed_one():
+  c = recipe_config.get_config("mfcc")
+  assert c.features.representation == "mfcc" and (c.features.n_fft, c.features.hop_length) == (
+      1024, 512)
+  assert c.features.center is False and c.num_epochs == 60 and c.test_every_epoch is False
+  assert c.model.conv_features == (512, 64) and c.model.dense_features == 256
+  assert c.aux_weight == 0.0 and c.val_by_source and c.augment.mixup == 0.4
+  crossval.check_config(c)  # the protocol's validation split
+  for rep, channels in (("unit_db", 513), ("log_mel", 128), ("logfreq", 95), ("mfcc", 120),
+                        ("log_mel_deltas", 256)):
+    cfg = FeatureConfig.from_config(recipe_config.get_config(rep))
+    assert (cfg.n_frames, cfg.n_channels) == (155, channels)
+
+
+def test_logfreq_features_match_a_numpy_twin(fake):
+  cfg = FeatureConfig(representation="logfreq", sr=4000, n_fft=64, hop_length=32)
+  ds = load_dataset(fake[0], cfg, fake[1], limit=1, folds=[1])
+  import soundfile as sf
+  x, sr = sf.read(fake[0] / "audio" / f"{ds.clips[0].stem}.flac", dtype="float64")
+  assert sr == 4000
+  # numpy twin: Hann frames (not centred), |rfft|, the filterbank, dB re max, 80 dB floor.
+  win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(64) / 64)
+  frames = np.lib.stride_tricks.sliding_window_view(x, 64)[::32] * win
+  L = np.abs(np.fft.rfft(frames, axis=-1)) @ features_lib.logfreq_filterbank(
+      sr=4000, n_fft=64, dtype=np.float64)
+  db = 20 * np.log10(np.maximum(L, 1e-10) / L.max())
+  want = np.maximum(db, -80.0)
+  assert ds.features.shape == (1, cfg.n_frames, cfg.n_channels) == (1,) + want.shape
+  np.testing.assert_allclose(ds.features[0], want, atol=2e-3)  # float32, dB
+
+
+def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
+  recipe = tiny_config(fake, val_by_source=True, num_epochs=2, aux_weight=0.0)
+  recipe.test_every_epoch = False
+  rows, comps = study.plan(recipe, ["unit_db", "logfreq"])
+  folds, seeds = [5], [0, 1]  # (crossval_test covers several folds; this keeps it short)
+  res = study.run_study(rows, comps, tmp_path, folds, seeds, log=lambda s: None,
+                        n_resamples=2000)
+  assert [r["name"] for r in res["rows"]] == ["unit_db", "logfreq"]
+  per_row = {}
+  for r in res["rows"]:
+    cv = json.loads((tmp_path / r["name"] / "crossval.json").read_text())
+    per_row[r["name"]] = cv
+    assert r["fold_accuracy"] == pytest.approx([f["member_mean"] for f in cv["folds"]])
+    m = np.mean(r["fold_accuracy"])
+    assert r["accuracy"] == pytest.approx([m, 0.0])  # one fold: sd 0 (crossval.mean_and_sd)
+    assert r["runs"] == 2 and r["epochs"] == [2] * 2 and r["seconds_per_epoch"] > 0
+    assert r["channels"] == (71 if r["name"] == "logfreq" else 33)
+    assert (tmp_path / f"curves_{r['name']}.png").stat().st_size > 0
+    for f in cv["folds"]:
+      for s in seeds:
+        history = (crossval.run_dir(tmp_path / r["name"], f["fold"], s) / "metrics.jsonl")
+        # The test fold was not looked at during training.
+        assert not any(k.startswith("test_") for line in history.read_text().splitlines()
+                       for k in json.loads(line))
+  # The paired difference: per fold x seed, by hand, and its bootstrap interval.
+  (c,) = res["comparisons"]
+  a = [acc for f in per_row["logfreq"]["folds"] for acc in f["members"]]
+  b = [acc for f in per_row["unit_db"]["folds"] for acc in f["members"]]
+  d = np.subtract(a, b)
+  assert c["by_run"]["differences"] == pytest.approx(d) and c["by_run"]["n_pairs"] == 2
+  assert (c["by_run"]["low"], c["by_run"]["high"]) == pytest.approx(
+      stats.bootstrap_interval(d, n_resamples=2000))
+  by_fold = d.reshape(len(folds), len(seeds)).mean(1)
+  assert c["by_fold"]["differences"] == pytest.approx(by_fold)
+  assert c["verdict"] == "undecided"  # 2 pairs < stats.MIN_PAIRS
+  # Per class: balanced classes, so the mean of the class accuracies is the mean accuracy.
+  (pc,) = res["per_class"]
+  assert len(pc["classes"]) == 4
+  assert np.mean([x["a"] for x in pc["classes"]]) == pytest.approx(np.mean(a))
+  assert np.mean([x["difference"] for x in pc["classes"]]) == pytest.approx(np.mean(d))
+  assert [x["difference"] for x in pc["classes"]] == sorted(x["difference"]
+                                                             for x in pc["classes"])
+  text = study.markdown(res)
+  assert "| unit_db | " in text and "(baseline)" in text and "vs unit_db" in text
+  assert "Per-class accuracy (%), logfreq against unit_db" in text
+
+  # Rerunning (here through the CLI, the recipe given as flags) trains nothing and gives the
+  # same numbers; a changed recipe in the same workdir is refused.
+  stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/fold*_seed*/best.msgpack")}
+  assert len(stamps) == 4
+  base = [sys.executable, "-m", "experiments.representation_study",
+          "--config=experiments/configs/tiny.py", f"--config.data_dir={fake[0]}",
+          f"--config.cache_dir={fake[1]}", "--config.val_by_source=True",
+          "--config.aux_weight=0.0", f"--workdir={tmp_path}", "--representations=unit_db,logfreq",
+          "--folds=5", "--seeds=0,1"]
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  out = subprocess.run(base + ["--config.num_epochs=2"], cwd=REPO, capture_output=True,
+                       text=True, timeout=600, env=env)
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+  written = json.loads((tmp_path / "study.json").read_text())
+  np.testing.assert_allclose([r["fold_accuracy"] for r in written["rows"]],
+                             [r["fold_accuracy"] for r in res["rows"]])
+  assert written["comparisons"][0]["by_run"]["differences"] == pytest.approx(d)
+  assert "representation_study" in written["command"] and written["recipe"].endswith("tiny.py")
+  assert (tmp_path / "study.md").read_text().strip() == out.stdout.strip()
+  out = subprocess.run(base + ["--config.num_epochs=3"], cwd=REPO, capture_output=True,
+                       text=True, timeout=600, env=env)
+  assert out.returncode == 1 and "num_epochs" in out.stderr and "Protocol:" in out.stderr
