@@ -17,7 +17,7 @@ import soxr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import audio_corpus  # noqa: E402
 
-from specst_jax import audio, mp3  # noqa: E402
+from specst_jax import audio, decode, mp3  # noqa: E402
 from specst_jax.audio import (  # noqa: E402
     AudioError,
     load_audio,
@@ -182,7 +182,7 @@ def test_truncated_wav(tmp_path):
   (tmp_path / "cut.wav").write_bytes(data[: len(data) // 2])
   _expect(tmp_path / "cut.wav", "cut.wav", "truncated")
   # The whole file is fine, and the header check agrees.
-  assert audio._wav_truncation(path) is None
+  assert decode._container_truncation(path) is None
   assert struct.unpack("<I", data[40:44])[0] == 16000
 
 
@@ -332,7 +332,7 @@ def test_blockwise_decode_equals_whole_file(tmp_path, monkeypatch):
   rng = np.random.default_rng(5)
   stereo = rng.uniform(-0.5, 0.5, (2, 10007)).astype(np.float32)
   sf.write(tmp_path / "s.wav", stereo.T, 16000, subtype="FLOAT")
-  monkeypatch.setattr(audio, "_BLOCK", 999)
+  monkeypatch.setattr(decode, "_BLOCK", 999)
   mono, _ = load_audio(tmp_path / "s.wav", sr=22050)
   np.testing.assert_allclose(mono, resample(stereo.mean(0), 16000, 22050), atol=1e-5)
   both, _ = load_audio(tmp_path / "s.wav", sr=8000, mono=False)
