@@ -33,7 +33,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from specst_jax import audio, files, phase, spectral
+from specst_jax import audio, files, listening, phase, spectral
 
 _INPUT = flags.DEFINE_string("input", None, "Audio file to read (any format libsndfile reads).")
 _OUTPUT = flags.DEFINE_string("output", None, "Output audio path (.wav, .flac, ...); a JSON of "
@@ -58,7 +58,8 @@ def check_outputs(input_path: str, output_path: str) -> tuple[Path, Path]:
   """The output audio and JSON paths, checked before any work (OutputError / AudioError)."""
   output = Path(output_path)
   metrics = output.with_suffix(".json")
-  files.check_output_file(output, inputs=[input_path], sidecars=[metrics])
+  files.check_output_file(output, inputs=[input_path],
+                          sidecars=[metrics, output.with_suffix(".html")])
   audio.check_format(output)
   return output, metrics
 
@@ -104,6 +105,11 @@ def run(*, input_path: str, output_path: str, method: str, n_iter: int | None, n
   with files.output_set(output.parent, inputs=[input_path]) as tmp:
     audio.save_audio(tmp / output.name, (y * gain).astype(np.float32), sr)
     files.write_json(tmp / metrics_path.name, metrics)
+    files.write_text(tmp / output.with_suffix(".html").name, listening.render_page(
+        f"reconstruct: {Path(input_path).name}", rows=[method], columns=["reconstruction"],
+        cells={(method, "reconstruction"): listening.Cell(
+            output.name, None, {"SC (dB)": round(sc, 3), "wall (s)": round(wall, 4)})},
+        settings=metrics))  # the listening page, OUT.html beside OUT.wav
   return metrics
 
 

@@ -16,7 +16,7 @@ import time
 import jax
 from absl import app, flags
 
-from specst_jax import audio, files
+from specst_jax import audio, files, listening
 from specst_jax.studies import panels
 from specst_jax.style import nets, transfer
 
@@ -76,6 +76,11 @@ def run(output_dir: str) -> dict:
         ("result", r.magnitude, s.stft)], columns=3)
     metrics["wall_time_s"] = time.perf_counter() - t_start
     files.write_json(tmp / "metrics.json", metrics, indent=1)
+    listening.write_page(tmp, f"style transfer ({s.net})", rows=["result"], columns=[s.net],
+                         cells={("result", s.net): listening.Cell(
+                             "result.wav", "spectrograms.png",
+                             {**r.summary()["final_losses"], "SC (dB)": float(r.sc_db)})},
+                         settings=metrics["settings"])
   print(f"style_transfer: wrote {out} (result.wav, spectrograms.png, metrics.json) in "
         f"{metrics['wall_time_s']:.1f} s; final {metrics['final_losses']}")
   return metrics

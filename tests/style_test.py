@@ -371,7 +371,7 @@ class CliTest(absltest.TestCase):
     self.assertEqual(r.returncode, 0, r.stderr[-3000:])
     files = sorted(os.listdir(out_dir))
     self.assertEqual([f for f in files if not f.startswith(".")],
-                     ["metrics.json", "result.wav", "spectrograms.png"])
+                     ["index.html", "metrics.json", "result.wav", "spectrograms.png"])
     import soundfile as sf
     y, sr = sf.read(os.path.join(out_dir, "result.wav"))
     self.assertEqual(sr, 22050)
