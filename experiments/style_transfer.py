@@ -28,20 +28,9 @@ _WEIGHTS = flags.DEFINE_string(
     "(default: the shipped ones when present) or 'random'; ulyanov: unused (always random)")
 _OUT = flags.DEFINE_string("output_dir", "/tmp/specst_style", "output folder")
 _SEED = flags.DEFINE_integer("seed", 0, "PRNG seed (weights, initial noise, phase)")
-OVERRIDES = dict(  # flag -> help; unset: the net's default
-    optimizer=(flags.DEFINE_enum, ["lbfgs", "adam"], "optimiser"),
-    n_iter=(flags.DEFINE_integer, "optimiser iterations"),
-    learning_rate=(flags.DEFINE_float, "Adam step size (wyse 0.01, the paper said 2.0)"),
-    init=(flags.DEFINE_enum, ["noise", "content", "mix"], "initialisation"),
-    noise=(flags.DEFINE_float, "r of init=mix: r * U(-1, 1) + (1 - r) * content"),
-    sr=(flags.DEFINE_integer, "sample rate of the run (inputs are resampled)"),
-    n_fft=(flags.DEFINE_integer, "FFT size"), hop_length=(flags.DEFINE_integer, "STFT hop"),
-    content_weight=(flags.DEFINE_float, "content loss weight (ulyanov alpha 1e-2)"),
-    style_weight=(flags.DEFINE_float, "style loss weight"),
-    filters=(flags.DEFINE_integer, "ulyanov only: filters (4096)"),
-    phase_method=(flags.DEFINE_string, "phase reconstruction method"),
-    phase_iter=(flags.DEFINE_integer, "phase reconstruction iterations"))
-_FLAGS = {k: (d(k, None, *a[:-1], a[-1] + " (net default)")) for k, (d, *a) in OVERRIDES.items()}
+_FLAGS = {k: getattr(flags, f"DEFINE_{kind}")(k, None, *([values] if values else []),
+                                              f"{help_} (net default)")
+          for k, (kind, values, help_) in transfer.SETTING_FLAGS.items()}
 
 
 def run(output_dir: str) -> dict:

@@ -43,6 +43,22 @@ INITS = ("noise", "content", "mix")
 # such as ``filters`` for Wyse, is left alone).
 DEMO = dict(duration=2.5, filters=1024, n_iter=60, phase_iter=60)
 DEMO_SIGNALS = ("vowel_glide", "chirps")  # (content, style)
+# The command-line face of Settings, for every main that takes them (name -> (absl flag kind,
+# enum values or None, help)); unset flags take the net's defaults.
+SETTING_FLAGS = dict(
+    optimizer=("enum", OPTIMIZERS, "optimiser"),
+    n_iter=("integer", None, "optimiser iterations"),
+    learning_rate=("float", None, "Adam step size (wyse 0.01, the paper said 2.0)"),
+    init=("enum", INITS, "initialisation"),
+    noise=("float", None, "r of init=mix: r * U(-1, 1) + (1 - r) * content"),
+    sr=("integer", None, "sample rate of the run (inputs are resampled)"),
+    n_fft=("integer", None, "FFT size"),
+    hop_length=("integer", None, "STFT hop in samples"),
+    content_weight=("float", None, "content loss weight (ulyanov alpha 1e-2)"),
+    style_weight=("float", None, "style loss weight"),
+    filters=("integer", None, "ulyanov only: filters (4096)"),
+    phase_method=("string", None, "phase reconstruction method"),
+    phase_iter=("integer", None, "phase reconstruction iterations"))
 
 
 @dataclasses.dataclass(frozen=True)
