@@ -1,4 +1,10 @@
-"""Style transfer on spectrograms: Gram losses and the optax optimisation loop."""
+"""Style transfer on spectrograms.
+
+``losses`` (Gram / content / range losses) and ``optimize`` (the compiled L-BFGS / Adam loop) are
+re-exported here; ``nets`` (the one registry of networks, :data:`nets.NETS`) and ``transfer``
+(the audio -> audio engine, single and batched) are imported as modules:
+``from specst_jax.style import nets, transfer``.
+"""
 
 from specst_jax.style.losses import (
     NORMALIZATIONS,
