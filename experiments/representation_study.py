@@ -2,15 +2,17 @@
 
   python -m experiments.representation_study --workdir=/work/runs/repstudy \
       --representations=unit_db,log_mel,logfreq,mfcc,log_mel_deltas --seeds=0,1
-  python -m experiments.representation_study --workdir=/work/runs/repstudy_centre \
-      --representations=log_mel --centre=both --seeds=0,1
+  python -m experiments.representation_study --workdir=/work/runs/repstudy \
+      --representations=unit_db --centre=both --seeds=0,1 --report=centre
 
 The recipe is ``--config`` (default ``experiments/configs/representation_study.py``, fixed
 before the study); rows differ only in the input. Each row is cross-validated in
 ``workdir/<row>/`` (resumable: finished runs are skipped, so rerunning the same command
 continues an interrupted study) through :func:`specst_jax.classifier.study.run_study`. Writes
-``workdir/study.json``, ``workdir/study.md`` (the tables) and ``workdir/curves_<row>.png``, and
-prints the tables. Runs unchanged on CPU, GPU or TPU (data parallel over local devices).
+``workdir/<report>.json``, ``workdir/<report>.md`` (the tables; ``--report``, default
+``study``) and ``workdir/curves_<row>.png``, and prints the tables. With ``--centre=both`` in the
+study's workdir the uncentred rows are the study's own (same recipe: their runs are reused).
+Runs unchanged on CPU, GPU or TPU (data parallel over local devices).
 """
 
 import shlex
@@ -36,6 +38,9 @@ _CENTRE = flags.DEFINE_enum("centre", "config", study.CENTRE_CHOICES,
                             "uncentred and centred, compared).")
 _FOLDS = flags.DEFINE_list("folds", ["1", "2", "3", "4", "5"], "Test folds (1-5).")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Seeds per fold (paired across rows).")
+_REPORT = flags.DEFINE_string("report", "study",
+                              "Name of the report files in workdir (REPORT.json, REPORT.md), so "
+                              "several studies can share rows (e.g. --centre=both).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -53,9 +58,9 @@ def main(argv):
   except (esc50.DataError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  files.write_json(Path(_WORKDIR.value) / "study.json", result)
+  files.write_json(Path(_WORKDIR.value) / f"{_REPORT.value}.json", result)
   text = study.markdown(result)
-  files.write_text(Path(_WORKDIR.value) / "study.md", text)
+  files.write_text(Path(_WORKDIR.value) / f"{_REPORT.value}.md", text)
   print(text)
 
 

@@ -232,7 +232,8 @@ def plot_curves(row_dir: Path, result: dict, path: Path, title: str) -> None:
               label=f"{split} (mean of {len(curves)} runs)")
   axes[0].set(xlabel="epoch", ylabel="class cross-entropy", title=title)
   axes[1].set(xlabel="epoch", ylabel="accuracy",
-              title="train: augmented (mixup) batches; val: training folds' held-out recordings")
+              title="train: its (augmented) training batches; val: held-out source recordings "
+              "of the training folds")
   axes[1].title.set_fontsize(8)
   for ax in axes:
     ax.legend()
