@@ -189,6 +189,10 @@ def _mp3_source(path: Path, error: Exception | None, estimate: int | None):
     try:
       layout = mp3.parse(buf)
     except ValueError as e:
+      if error is None and "ID3" not in str(e):
+        # libsndfile reads what the walk does not know (e.g. free-format bitrates): let it.
+        _warn(f"{path}: MP3 frames not recognised ({e}); decoding with libsndfile alone")
+        return None, (lambda: sf.SoundFile(str(path)))
       if error is not None and not mp3.looks_like_mp3(buf):
         raise _open_error(path, error) from None
       raise AudioError(f"{path}: not a readable MP3 file: {e}") from None
