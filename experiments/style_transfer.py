@@ -16,7 +16,7 @@ import time
 import jax
 from absl import app, flags
 
-from specst_jax import audio, files, listening
+from specst_jax import audio, cli, files, listening
 from specst_jax.studies import panels
 from specst_jax.style import nets, transfer
 
@@ -28,6 +28,9 @@ _WEIGHTS = flags.DEFINE_string(
     "(default: the shipped ones when present) or 'random'; ulyanov: unused (always random)")
 _OUT = flags.DEFINE_string("output_dir", "/tmp/specst_style", "output folder")
 _SEED = flags.DEFINE_integer("seed", 0, "PRNG seed (weights, initial noise, phase)")
+_MAX_SECONDS = flags.DEFINE_float(
+    "max_seconds", 60.0, "refuse a content or style file longer than this, before any work "
+    "(0: no limit). Peak memory grows ~MEM_PER_MIN per minute of content (ulyanov, 4096 filters)")
 _FLAGS = {k: getattr(flags, f"DEFINE_{kind}")(k, None, *([values] if values else []),
                                               f"{help_} (net default)")
           for k, (kind, values, help_) in transfer.SETTING_FLAGS.items()}
@@ -45,15 +48,20 @@ def run(output_dir: str) -> dict:
                                 demo=demo)
   inputs = [] if demo else [_CONTENT.value, *styles]
   out = files.check_output_dir(output_dir, inputs=inputs)
+  for path in inputs:  # from the headers: nothing decoded, no model built yet
+    audio.check_duration(path, _MAX_SECONDS.value, flag="--max_seconds")
   try:
     weights = nets.load_weights(s.net, s.weights)
   except FileNotFoundError as e:
     raise ValueError(f"--weights={s.weights}: {e}") from e
   s = s.adopt(weights)
   sr = s.stft.sr
+
+  def load(path):  # a clip shorter than one STFT frame: an error naming the file
+    return audio.load_audio(path, sr=sr, min_samples=s.stft.n_fft)[0]
+
   content, style = (transfer.demo_inputs(sr) if demo else
-                    (audio.load_audio(_CONTENT.value, sr=sr)[0],
-                     [audio.load_audio(p, sr=sr)[0] for p in styles]))
+                    (load(_CONTENT.value), [load(p) for p in styles]))
   r = transfer.stylize(s, content, style, weights=weights)
   metrics = dict(settings=dict(s.as_dict(), demo=demo, content=_CONTENT.value, style=styles,
                                output_dir=output_dir), **r.summary(), device=str(jax.devices()[0]))
@@ -76,11 +84,13 @@ def run(output_dir: str) -> dict:
 
 
 def main(argv):
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   try:
     run(_OUT.value)
-  except (ValueError, audio.AudioError, FileNotFoundError, FloatingPointError) as e:
+  except (audio.AudioError, files.OutputError, ValueError, FileNotFoundError,
+          FloatingPointError) as e:
     print(f"style_transfer: error: {e}", file=sys.stderr)
     sys.exit(1)
 

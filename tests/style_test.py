@@ -413,6 +413,65 @@ class CliTest(absltest.TestCase):
     self.assertIn("not_audio.wav", r.stderr.strip().splitlines()[-1])
     self.assertTrue(r.stderr.strip().splitlines()[-1].startswith("style_transfer: error:"))
 
+  def _inputs(self, d, **lengths):
+    """Quiet 8 kHz noise WAVs ``name -> samples`` in ``d``; returns their paths."""
+    import soundfile as sf
+    rng = np.random.default_rng(0)
+    paths = {}
+    for name, n in lengths.items():
+      paths[name] = os.path.join(d, f"{name}.wav")
+      sf.write(paths[name], 0.05 * rng.standard_normal(n), 8000, subtype="PCM_16")
+    return paths
+
+  def _assert_one_line_error(self, r, *expected):
+    self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+    lines = r.stderr.strip().splitlines()
+    self.assertLen(lines, 1, r.stderr[-3000:])  # no XLA backend line, no traceback
+    self.assertTrue(lines[0].startswith("style_transfer: error:"), lines[0])
+    for text in expected:
+      self.assertIn(text, lines[0])
+    self.assertEqual(r.stdout, "")
+
+  def test_too_long_style_refused_before_decoding(self):
+    # A 1-hour WAV of zeros as a sparse file (a header and a hole): refused from its header by
+    # the default --max_seconds, before the content is loaded or a net is built.
+    d = tempfile.mkdtemp()
+    p = self._inputs(d, content=8000, style=8000)
+    long = os.path.join(d, "hour.wav")
+    import soundfile as sf
+    with sf.SoundFile(long, "w", 8000, 1, "PCM_16") as f:
+      f.write(np.zeros(8000, np.int16))
+    n = 3600 * 8000
+    with open(long, "r+b") as f:  # patch the RIFF / data sizes to one hour and extend sparsely
+      f.seek(4)
+      f.write((36 + 2 * n).to_bytes(4, "little"))
+      f.seek(40)
+      f.write((2 * n).to_bytes(4, "little"))
+      f.truncate(44 + 2 * n)
+    r = self._run(f"--content={p['content']}", f"--style={p['style']}", f"--style={long}",
+                  f"--output_dir={d}/out")
+    self._assert_one_line_error(r, "hour.wav", "3600.0 s", "--max_seconds")
+    self.assertFalse(os.path.exists(f"{d}/out"))
+    r = self._run(f"--content={long}", f"--style={p['style']}", "--max_seconds=600",
+                  f"--output_dir={d}/out")
+    self._assert_one_line_error(r, "hour.wav", "limit of 600 s", "--max_seconds")
+
+  def test_clip_shorter_than_a_frame_names_the_file(self):
+    d = tempfile.mkdtemp()
+    p = self._inputs(d, content=8000, tiny=10)
+    r = self._run(f"--content={p['content']}", f"--style={p['tiny']}", f"--output_dir={d}/out")
+    self._assert_one_line_error(r, p["tiny"], "shorter than one frame")
+    self.assertFalse(os.path.exists(f"{d}/out"))
+
+  def test_output_dir_that_is_a_file(self):
+    d = tempfile.mkdtemp()
+    p = self._inputs(d, content=8000, style=8000)
+    Path(f"{d}/taken").write_text("a file")
+    r = self._run(f"--content={p['content']}", f"--style={p['style']}", f"--output_dir={d}/taken")
+    self._assert_one_line_error(r, f"{d}/taken")
+    self.assertEqual(Path(f"{d}/taken").read_text(), "a file")
+    self.assertEqual(sorted(os.listdir(d)), ["content.wav", "style.wav", "taken"])
+
 
 if __name__ == "__main__":
   absltest.main()
