@@ -93,12 +93,13 @@ def test_lbfgs_trace_and_time_to_loss():
   out = common.lbfgs(quad, np.zeros(4), maxiter=50)
   assert out["n_evals"] == len(out["trace"]) == len(calls)
   np.testing.assert_allclose(out["x"], 3.0, atol=1e-5)
-  losses = [f for _, f in out["trace"]]
+  losses = [point[1] for point in out["trace"]]
   assert losses[0] == 36.0
   t = common.time_to_loss(out["trace"], 1e-3)
   first = next(i for i, f in enumerate(losses) if f <= 1e-3)
   assert t == out["trace"][first][0]
   assert common.time_to_loss(out["trace"], -1.0) is None
+  assert common.time_to_loss(out["trace"], 1e-3, column=2) == out["trace"][first][2]
 
 
 def test_iterations_to_loss():
