@@ -245,6 +245,13 @@ def _pct(v: float) -> str:
   return f"{100 * v:.2f}"
 
 
+def _interval(low: float, high: float) -> str:
+  """``[low, high]`` in signed points, or ``[n/a]`` (fewer than 2 pairs)."""
+  if not (np.isfinite(low) and np.isfinite(high)):
+    return "[n/a]"
+  return f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+
+
 def markdown(study: dict, top_classes: int = 8) -> str:
   """The study's tables: accuracy per row with paired intervals and compute, then per-class
   differences (the ``top_classes`` largest losses and gains of each comparison)."""
@@ -259,8 +266,7 @@ def markdown(study: dict, top_classes: int = 8) -> str:
     c = comp_of.get(r["name"])
     if c:
       d = c["by_run"]
-      diff = (f"{100 * d['mean']:+.2f} vs {c['b']} [{100 * d['low']:+.2f}, "
-              f"{100 * d['high']:+.2f}]")
+      diff = f"{100 * d['mean']:+.2f} vs {c['b']} {_interval(d['low'], d['high'])}"
       verdict = c["verdict"]
     else:
       diff, verdict = ("(baseline)" if r["name"] in base else ""), ""
@@ -274,8 +280,9 @@ def markdown(study: dict, top_classes: int = 8) -> str:
             "fold columns: single-model test accuracy (%), mean over seeds; sd over folds. "
             "Intervals: percentile bootstrap over fold x seed pairs "
             "(specst_jax.studies.stats); with folds only as pairs (seeds averaged): "
-            + "; ".join(f"{c['a']} - {c['b']} [{100 * c['by_fold']['low']:+.2f}, "
-                        f"{100 * c['by_fold']['high']:+.2f}]" for c in study["comparisons"])
+            + "; ".join(f"{c['a']} - {c['b']} "
+                        + _interval(c["by_fold"]["low"], c["by_fold"]["high"])
+                        for c in study["comparisons"])
             + f". Selection: {study['selection']['epoch_rule']}; test scored once at the end. "
             f"Commit {study['git_commit']}."]
   for pc in study["per_class"]:
