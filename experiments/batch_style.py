@@ -38,25 +38,24 @@ _AUTO = flags.DEFINE_bool("auto_distributed", True,
                           "(finds the hosts of a Cloud TPU VM slice by itself)")
 _BATCH = flags.DEFINE_integer("batch_size", None, "pairs per call (config.batch_size)")
 _FIGURES = flags.DEFINE_bool("figures", None, "write spectrograms.png (config.figures)")
-# The settings flags of experiments.style_transfer (unset: the config's style, then the net's).
-_STYLE = dict(
-    net=flags.DEFINE_string("net", None, "network: ulyanov, wyse or vgg19"),
-    weights=flags.DEFINE_string("weights", None, "wyse / vgg19 weights (a name, file or random)"),
-    seed=flags.DEFINE_integer("seed", None, "PRNG seed of rows without a seed column (0)"),
-    optimizer=flags.DEFINE_enum("optimizer", None, ["lbfgs", "adam"], "optimiser"),
-    n_iter=flags.DEFINE_integer("n_iter", None, "optimiser iterations"),
-    learning_rate=flags.DEFINE_float("learning_rate", None, "Adam step size"),
-    init=flags.DEFINE_enum("init", None, ["noise", "content", "mix"], "initialisation"),
-    noise=flags.DEFINE_float("noise", None, "r of init=mix"),
-    sr=flags.DEFINE_integer("sr", None, "sample rate of the run (inputs are resampled)"),
-    n_fft=flags.DEFINE_integer("n_fft", None, "FFT size"),
-    hop_length=flags.DEFINE_integer("hop_length", None, "STFT hop in samples"),
-    content_weight=flags.DEFINE_float("content_weight", None, "content loss weight"),
-    style_weight=flags.DEFINE_float("style_weight", None, "style loss weight"),
-    filters=flags.DEFINE_integer("filters", None, "ulyanov only: filters"),
-    phase_method=flags.DEFINE_string("phase_method", None, "phase reconstruction method"),
-    phase_iter=flags.DEFINE_integer("phase_iter", None, "phase reconstruction iterations"),
-)
+# The settings flags of experiments.style_transfer (unset: the config's style, then the net's
+# defaults); both tools map them to settings with transfer.Settings.for_net.
+_STYLE = {k: define(k, None, *rest) for k, (define, *rest) in dict(
+    net=(flags.DEFINE_string, "network: ulyanov, wyse or vgg19"),
+    weights=(flags.DEFINE_string, "wyse / vgg19 weights: a shipped name, a file or 'random'"),
+    seed=(flags.DEFINE_integer, "PRNG seed of rows without a seed column (default 0)"),
+    optimizer=(flags.DEFINE_enum, ["lbfgs", "adam"], "optimiser"),
+    n_iter=(flags.DEFINE_integer, "optimiser iterations"),
+    learning_rate=(flags.DEFINE_float, "Adam step size"),
+    init=(flags.DEFINE_enum, ["noise", "content", "mix"], "initialisation"),
+    noise=(flags.DEFINE_float, "r of init=mix"),
+    sr=(flags.DEFINE_integer, "sample rate of the run (inputs are resampled)"),
+    n_fft=(flags.DEFINE_integer, "FFT size"), hop_length=(flags.DEFINE_integer, "STFT hop"),
+    content_weight=(flags.DEFINE_float, "content loss weight"),
+    style_weight=(flags.DEFINE_float, "style loss weight"),
+    filters=(flags.DEFINE_integer, "ulyanov only: filters"),
+    phase_method=(flags.DEFINE_string, "phase reconstruction method"),
+    phase_iter=(flags.DEFINE_integer, "phase reconstruction iterations")).items()}
 
 
 def main(argv) -> int:

@@ -2,6 +2,7 @@ r"""Benchmarks of batch style transfer: FLOPs per evaluation, and items per seco
 
   python -m experiments.bench_batch --mode=flops --seconds=4          # per net, XLA's count
   python -m experiments.bench_batch --mode=throughput --pairs=48 --output_dir=/tmp/bench_batch
+  python -m experiments.bench_batch --mode=pairs --pairs=200 --output_dir=/tmp/b200   # a manifest
 
 ``flops``: for each network at its default settings (random weights; Wyse at its trained
 16 kHz STFT, n_fft 512, hop 128), a ``--seconds`` content and style clip: the FLOPs of one
@@ -13,8 +14,14 @@ and the measured seconds per evaluation on this machine (median of 5 after a war
 manifest, then runs ``experiments.batch_style`` (the ``cpu`` preset) as fresh subprocesses for
 each case: batch size 1 / 4 / 8 with one bucket, batch 8 with 1 vs 3 buckets, and 2 processes
 (jax.distributed on localhost) vs 1 at batch 8. Items per second = items / wall time of the
-whole command (start-up and compilation included) and = items / the summed engine-call
-seconds (``steady``). No persistent compilation cache, so every case compiles.
+whole command (start-up and compilation included), and items / the engine-call seconds less
+compilation. Compile / optimise / phase seconds are per process (summed over its calls, from
+the items' metrics.json). No persistent compilation cache, so every case compiles.
+
+``pairs``: writes ``--output_dir/pairs.csv``, a realistic manifest of ``--pairs`` rows for a
+test run of the tool: contents are the 32 LJSpeech clips, ESC-50 clips and generated signals
+of 0.5-1.9 s (written to ``--output_dir/signals``); styles are ESC-50 clips (every 20th row two
+of them, ``a;b``); every 25th row has its own ``seed``. Deterministic (numpy seed 0).
 """
 
 from __future__ import annotations
@@ -28,13 +35,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from absl import app, flags
 
-_MODE = flags.DEFINE_enum("mode", "flops", ["flops", "throughput"], "what to measure")
+_MODE = flags.DEFINE_enum("mode", "flops", ["flops", "throughput", "pairs"], "what to do")
 _SECONDS = flags.DEFINE_float("seconds", 4.0, "flops: clip length (s)")
 _PAIRS = flags.DEFINE_integer("pairs", 48, "throughput: pairs in the manifest")
 _OUT = flags.DEFINE_string("output_dir", "/tmp/bench_batch", "throughput: work folder")
 _CASES = flags.DEFINE_list("cases", None, "throughput: run only these case names")
+_DATA = flags.DEFINE_string("data_dir", "../shared/data", "pairs: the shared data folder")
 
 
 def _flops(seconds: float) -> list[dict]:
@@ -120,6 +129,34 @@ def _write_pairs(folder: Path, n: int) -> Path:
   return folder / "pairs.csv"
 
 
+def _realistic_pairs(n: int, out: Path, data: Path) -> Path:
+  from specst_jax import audio, signals
+  rng = np.random.default_rng(0)
+  data = data.resolve()
+  speech = sorted((data / "speech" / "ljspeech").glob("*.flac"))
+  esc = sorted((data / "esc50_16k" / "audio").glob("*.flac"))
+  if not speech or not esc:
+    raise app.UsageError(f"--data_dir={data}: no LJSpeech / ESC-50 clips found")
+  (out / "signals").mkdir(parents=True, exist_ok=True)
+  names = list(signals.SIGNALS)
+  lines = ["id,content,style,seed"]
+  for i in range(n):
+    kind = i % 4
+    if kind == 0:
+      content = speech[(i // 4) % len(speech)]
+    elif kind == 1:
+      content = esc[rng.integers(len(esc))]
+    else:  # generated, 0.5 - 1.9 s (padded into the 1 s and 2 s buckets)
+      content = out / "signals" / f"g{i:04d}.wav"
+      audio.save_audio(content, signals.make_signal(
+          names[i % len(names)], sr=8000, duration=float(rng.uniform(0.5, 1.9))), 8000)
+    styles = [esc[rng.integers(len(esc))] for _ in range(2 if i % 20 == 19 else 1)]
+    seed = "1" if i % 25 == 24 else ""
+    lines.append(f"r{i:04d},{content},{';'.join(map(str, styles))},{seed}")
+  (out / "pairs.csv").write_text("\n".join(lines) + "\n")
+  return out / "pairs.csv"
+
+
 CASES = {  # name -> (batch size, bucket seconds, processes)
     "b1_1bucket": (1, "1.6", 1), "b4_1bucket": (4, "1.6", 1), "b8_1bucket": (8, "1.6", 1),
     "b8_3buckets": (8, "0.5,1.0,1.6", 1), "b8_1bucket_2proc": (8, "1.6", 2),
@@ -154,14 +191,16 @@ def _throughput(n_pairs: int, out: Path, only) -> list[dict]:
     batches = {}
     for it in summary["items"]:
       m = json.loads((run_dir / "items" / it["id"] / "metrics.json").read_text())
-      b = m["batch"]
-      batches[(m["process"], m["written_at"], b["seconds"])] = b
-    busy = sum(b["seconds"] for b in batches.values()) / nproc
-    compile_s = sum(b.get("compile_s", 0.0) for b in batches.values()) / nproc
+      batches[(m["process"], m["batch"]["seconds"])] = m["batch"]  # one per engine call
+    per_proc = {k: sum(b.get(f"{k}_s", 0.0) for b in batches.values()) / nproc
+                for k in ("compile", "optimize", "phase")}
+    busy = sum(b["seconds"] for b in batches.values()) / nproc - per_proc["compile"]
     rows.append(dict(case=name, batch=batch, buckets=buckets, processes=nproc,
-                     ok=summary["n_ok"], codes=codes, wall_s=wall,
-                     items_per_s=summary["n_ok"] / wall, engine_s=busy,
-                     compile_s=compile_s, steady_items_per_s=summary["n_ok"] / max(busy, 1e-9),
+                     ok=summary["n_ok"], codes=codes, wall_s=wall, calls=len(batches),
+                     partial=sum(b["real_items"] < b["size"] for b in batches.values()),
+                     items_per_s=summary["n_ok"] / wall, **{f"{k}_s": v for k, v in
+                                                            per_proc.items()},
+                     steady_items_per_s=summary["n_ok"] / max(busy, 1e-9),
                      load_start=load0, load_end=os.getloadavg()[0]))
     print(json.dumps(rows[-1]), flush=True)
   return rows
@@ -170,6 +209,9 @@ def _throughput(n_pairs: int, out: Path, only) -> list[dict]:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  if _MODE.value == "pairs":
+    print(_realistic_pairs(_PAIRS.value, Path(_OUT.value), Path(_DATA.value)))
+    return
   if _MODE.value == "flops":
     rows = _flops(_SECONDS.value)
     print("| net | clip | x shape | XLA GFLOP / eval | hand count (convs) | s / eval (this CPU) |")
@@ -180,14 +222,14 @@ def main(argv):
             f"{r['s_per_eval']:.3f} |")
     return
   rows = _throughput(_PAIRS.value, Path(_OUT.value), _CASES.value)
-  print("| case | batch | buckets (s) | processes | items | wall s | items/s | engine s | "
-        "compile s | items/s (engine) | load start-end |")
-  print("|---|---|---|---|---|---|---|---|---|---|---|")
+  print("| case | pairs per call | buckets (s) | processes | items | calls (partial) | wall s | "
+        "items/s | compile s | optimise s | phase s | items/s without compile | load start-end |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
   for r in rows:
     print(f"| {r['case']} | {r['batch']} | {r['buckets']} | {r['processes']} | {r['ok']} | "
-          f"{r['wall_s']:.0f} | {r['items_per_s']:.2f} | {r['engine_s']:.0f} | "
-          f"{r['compile_s']:.0f} | {r['steady_items_per_s']:.2f} | "
-          f"{r['load_start']:.1f}-{r['load_end']:.1f} |")
+          f"{r['calls']} ({r['partial']}) | {r['wall_s']:.0f} | {r['items_per_s']:.2f} | "
+          f"{r['compile_s']:.0f} | {r['optimize_s']:.0f} | {r['phase_s']:.1f} | "
+          f"{r['steady_items_per_s']:.2f} | {r['load_start']:.1f}-{r['load_end']:.1f} |")
 
 
 if __name__ == "__main__":

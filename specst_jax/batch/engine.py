@@ -28,7 +28,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from absl import logging
 
 from specst_jax import representations
 from specst_jax.batch.runner import BucketResult
@@ -62,7 +61,10 @@ class StyleEngine:
   def weights(self, net: str, weights: str | None) -> nets.Weights | None:
     key = (net, weights)
     if key not in self._weights:
-      self._weights[key] = nets.load_weights(net, weights)
+      try:
+        self._weights[key] = nets.load_weights(net, weights)
+      except FileNotFoundError as e:
+        raise ValueError(f"weights {weights!r}: {e}") from e
     return self._weights[key]
 
   def resolve(self, overrides: Mapping[str, Any]) -> transfer.Settings:
@@ -155,19 +157,12 @@ def _to_audio(settings, rep, x, ref, key, length):
     return S, np.full(length, np.nan, np.float32), np.nan
 
 
-def figure(path: Path, settings: transfer.Settings, mags: Mapping[str, np.ndarray]) -> None:
-  """Content, style and result spectrograms (dB re each one's maximum) as one PNG."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  from specst_jax import plotting, representations
-  stft = settings.stft
-  fig, axes = plt.subplots(1, len(mags), figsize=(4 * len(mags), 3.5), squeeze=False)
-  for ax, (name, S) in zip(axes[0], mags.items(), strict=True):
-    plotting.plot_spectrogram(ax, np.asarray(representations.display_db(S)), sr=stft.sr,
-                              hop_length=stft.hop_length, n_fft=stft.n_fft, title=name,
-                              vmin=-80, vmax=0)
-  fig.tight_layout()
-  plotting.save_figure(fig, path)
-  logging.debug("wrote %s", path)
+def figure(path: Path, settings: transfer.Settings, mags: Mapping[str, np.ndarray],
+           n_samples: int) -> None:
+  """Content, style and result spectrograms (dB re each one's maximum) as one PNG, cut to the
+  frames of the written result (``n_samples``: bucket padding is not shown)."""
+  from specst_jax.studies import panels
+  frames = settings.stft.n_frames(n_samples)
+  panels.plot_magnitudes(path, [(name, np.asarray(S)[:frames], settings.stft)
+                                for name, S in mags.items()], columns=len(mags),
+                         panel_size=(4.0, 3.5))

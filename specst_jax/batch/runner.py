@@ -233,7 +233,8 @@ def _write_item(w: Work, res: BucketResult, j: int, style_fits: list, engine: En
   y = np.asarray(res.audio[j][:min(w.fit.original, w.fit.bucket)], np.float32)
   audio.save_audio(folder / store.RESULT, y, w.sr)
   if figure is not None and res.magnitudes is not None:
-    figure(folder / store.FIGURE, w.settings, {k: v[j] for k, v in res.magnitudes.items()})
+    figure(folder / store.FIGURE, w.settings, {k: v[j] for k, v in res.magnitudes.items()},
+           len(y))
   store.finish_item(cfg.output_dir, w.item.id,
                     _metrics(w, res, j, style_fits, engine, cfg, n_real, seconds))
 
@@ -253,8 +254,9 @@ def run(items: Sequence[Item], engine: Engine, cfg: RunConfig, *,
     engine: the transfer (:class:`Engine`).
     cfg: :class:`RunConfig`.
     base: settings overrides for every row (the tool's flags); a row's columns win.
-    figure: ``figure(path, settings, {name: magnitude [frames, bins]})`` writes an item's
-      PNG (content, style, result), or None.
+    figure: ``figure(path, settings, {name: magnitude [frames, bins]}, n_samples)`` writes
+      an item's PNG (content, style, result; ``n_samples``: the written result's length), or
+      None.
 
   Raises:
     ManifestError: a row's settings are invalid (before anything runs).
