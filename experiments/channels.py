@@ -17,7 +17,7 @@ import sys
 
 from absl import app, flags
 
-from specst_jax import files
+from specst_jax import cli, files
 from specst_jax.studies import channels
 
 _OUT = flags.DEFINE_string("output_dir", "out/channels", "output folder")
@@ -50,6 +50,7 @@ def config() -> channels.Config:
 
 
 def main(argv):
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   try:

@@ -20,7 +20,7 @@ import sys
 
 from absl import app, flags
 
-from specst_jax import files
+from specst_jax import cli, files
 from specst_jax.classifier import esc50, evaluate
 
 _WEIGHTS = flags.DEFINE_multi_string(
@@ -35,6 +35,7 @@ _OUTPUT = flags.DEFINE_string("output", None, "Optional JSON file for the metric
 
 
 def main(argv):
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:

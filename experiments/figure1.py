@@ -18,7 +18,7 @@ from pathlib import Path
 from absl import app, flags
 from ml_collections import config_flags
 
-from specst_jax import audio, files
+from specst_jax import audio, cli, files
 from specst_jax.studies import figure1
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "figure1.py"
@@ -50,6 +50,7 @@ def config() -> figure1.Config:
 
 
 def main(argv):
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   try:

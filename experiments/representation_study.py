@@ -22,7 +22,7 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from specst_jax import files
+from specst_jax import cli, files
 from specst_jax.classifier import esc50, study
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -45,6 +45,7 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)

@@ -14,6 +14,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from specst_jax import cli
 from specst_jax.classifier import esc50, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training configuration file.",
@@ -23,6 +24,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
