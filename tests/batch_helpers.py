@@ -98,12 +98,15 @@ TINY = dict(net="ulyanov", sr=SR, n_fft=128, hop_length=64, filters=16, n_iter=4
             optimizer="adam", learning_rate=0.05, phase_method="fgla", phase_iter=4)  # = :tiny
 
 
-def sharded_and_single(manifest_path: str, out_sharded: str, out_single: str) -> None:
+def sharded_and_single(manifest_path: str, out_sharded: str, out_single: str,
+                       reference: str) -> None:
   """Run in a process with 4 (fake) devices: the manifest through the runner twice, batches of
-  4 pairs sharded over the 4 devices, and one pair at a time on one device."""
+  4 pairs sharded over the 4 devices, and one pair at a time on one device; and the first pair
+  through the engine's single-run path, ``transfer.stylize`` (saved to ``reference``)."""
   import jax
 
-  from specst_jax.batch import engine, manifest, runner
+  from specst_jax.batch import buckets, engine, manifest, runner
+  from specst_jax.style import transfer
   devices = jax.local_devices()
   assert len(devices) == 4, devices
   items = manifest.read_manifest(manifest_path, engine.OVERRIDES)
@@ -112,3 +115,9 @@ def sharded_and_single(manifest_path: str, out_sharded: str, out_single: str) ->
                            n_devices=len(devs), loader_threads=1)
     stats = runner.run(items, engine.StyleEngine(devs), cfg, base=TINY)
     assert stats.failed == 0 and stats.ok == len(items), stats
+  settings = transfer.Settings.for_net("ulyanov", {k: v for k, v in TINY.items() if k != "net"})
+  content = audio.load_audio(items[0].content, sr=SR)[0]
+  style = buckets.fit_style(audio.load_audio(items[0].styles[0], sr=SR)[0], SR)[0]
+  r = transfer.stylize(settings, buckets.fit_content(content, SR), [style], progress=None)
+  y = transfer.peak_normalize(r.audio, peak=0.99, only_above=1.0)[:len(content)]
+  np.savez(reference, audio=y, total=r.final_losses["total"])

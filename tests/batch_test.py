@@ -221,6 +221,40 @@ def test_runner_resume_skips_done_redoes_partial_cleans_temps(tmp_path):
   assert not (out / "items" / "pair02" / "error.json").exists()
 
 
+def test_two_styles_per_row_form_their_own_group(tmp_path):
+  rows = bh.write_clips(tmp_path, 3)
+  rows[1]["style"] = "s1.wav;s2.wav"
+  items, engine, cfg, stats = _fake_run(tmp_path, rows)
+  # pair00 -> 0.5 s bucket; pair01 (two styles) and pair02 share the 1 s bucket, not a call.
+  assert stats.ok == 3 and sorted(engine.calls) == [(4, 4000), (4, 8000), (4, 8000)]
+  c, _ = audio.load_audio(items[1].content)
+  styles = [buckets.fit_style(audio.load_audio(p)[0], 8000)[0] for p in items[1].styles]
+  y, _ = audio.load_audio(Path(cfg.output_dir) / "items" / "pair01" / "result.wav")
+  np.testing.assert_allclose(y, 0.5 * c + 0.1 * np.mean(styles, axis=0)[:len(c)], atol=1e-6)
+
+
+def test_job_refuses_other_settings_and_merge_only_rebuilds(tmp_path):
+  from specst_jax import files
+  from specst_jax.batch import job, processes
+  rows = bh.write_clips(tmp_path, 4) + bh.write_bad(tmp_path)
+  path = bh.write_csv(tmp_path / "m.csv", rows)
+  cfg = runner.RunConfig(str(tmp_path / "out"), batch_size=2, bucket_seconds=(1.0,),
+                         min_seconds=0.05)
+  one = processes.ProcessInfo(0, 1, False)
+  kw = dict(overrides={"gain": float, "seed": int}, info=one)
+  outcome = job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": 0.5}, **kw)
+  assert outcome.exit_status == 2 and outcome.summary["n_ok"] == 4
+  with pytest.raises(files.OutputError, match=r"other settings \(base"):
+    job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": 0.7}, **kw)
+  (tmp_path / "out" / "summary.json").unlink()
+  (tmp_path / "out" / "items" / "pair03" / "metrics.json").unlink()  # as if killed
+  merged = job.merge_only(str(path), str(tmp_path / "out"), {"gain": float, "seed": int})
+  assert merged.exit_status == 3  # 2 failed + 1 missing
+  assert (merged.summary["n_ok"], merged.summary["n_missing"]) == (3, 1)
+  again = job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": 0.5}, **kw)
+  assert again.stats.written == ["pair03"] and again.summary["n_missing"] == 0
+
+
 def test_shares_of_two_processes_cover_the_manifest(tmp_path):
   rows = bh.write_clips(tmp_path, 9)
   path = bh.write_csv(tmp_path / "m.csv", rows)
@@ -295,11 +329,14 @@ def _assert_same_outputs(a: dict, b: dict) -> None:
 
 
 def test_sharded_batches_equal_one_pair_at_a_time(data, tmp_path):
-  """4 fake CPU devices: batches of 4 pairs (the last one padded) == one pair per call."""
+  """4 fake CPU devices: batches of 4 pairs (the last one padded) == one pair per call ==
+  ``transfer.stylize`` of that pair."""
   rows = bh.write_clips(tmp_path, 6)  # one 1 s bucket
   path = bh.write_csv(tmp_path / "m.csv", rows)
+  ref = tmp_path / "stylize.npz"
   code = ("from tests.batch_helpers import sharded_and_single as f; "
-          f"f({str(path)!r}, {str(tmp_path / 'sharded')!r}, {str(tmp_path / 'single')!r})")
+          f"f({str(path)!r}, {str(tmp_path / 'sharded')!r}, {str(tmp_path / 'single')!r}, "
+          f"{str(ref)!r})")
   env = _env(data["cache"], XLA_FLAGS="--xla_force_host_platform_device_count=4")
   proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True,
                         text=True, timeout=300)
@@ -310,6 +347,11 @@ def test_sharded_batches_equal_one_pair_at_a_time(data, tmp_path):
   assert sorted(m["batch"]["real_items"] for _, m in sharded.values()) == [2, 2, 4, 4, 4, 4]
   _assert_same_outputs(sharded, _item_outputs(tmp_path / "single", ids))
   assert sorted(p.name for p in (tmp_path / "sharded" / "items").iterdir()) == sorted(ids)
+  # ... and both are the engine's single run (transfer.stylize) of the same fitted clips.
+  y, m = sharded[ids[0]]
+  single = np.load(ref)
+  assert np.max(np.abs(y - single["audio"])) <= 1e-2 * np.max(np.abs(single["audio"]))
+  np.testing.assert_allclose(m["final_losses"]["total"], single["total"], rtol=1e-4)
 
 
 @pytest.fixture(scope="module")
