@@ -193,6 +193,16 @@ def test_runner_result_values_and_non_finite_loss(tmp_path):
   assert m2["seed"] == 5 and m2["overrides"] == {"seed": 5}
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("batch_size", 0, "batch_size must be >= 1"), ("bucket_seconds", (1.0, -2.0), "bucket_seconds"),
+    ("bucket_seconds", (), "bucket_seconds"), ("min_seconds", -1.0, "min_seconds"),
+    ("process_id", 2, "process_id"),
+])
+def test_run_config_checks(field, value, message):
+  with pytest.raises(ValueError, match=message):
+    runner.RunConfig("out", num_processes=2, **{field: value})
+
+
 def test_runner_bad_row_setting_stops_before_anything_runs(tmp_path):
   rows = bh.write_clips(tmp_path, 2)
   rows[1]["gain"] = -1.0

@@ -111,6 +111,17 @@ class RunConfig:
   n_devices: int = 1
   loader_threads: int = 2
 
+  def __post_init__(self):
+    if self.batch_size < 1:
+      raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+    if self.n_devices < 1:
+      raise ValueError(f"n_devices must be >= 1, got {self.n_devices}")
+    if not self.min_seconds >= 0:
+      raise ValueError(f"min_seconds must be >= 0, got {self.min_seconds}")
+    buckets.bucket_lengths(self.bucket_seconds, 1000)  # raises naming bucket_seconds
+    if not 0 <= self.process_id < self.num_processes:
+      raise ValueError(f"process_id must lie in [0, {self.num_processes}), got {self.process_id}")
+
   @property
   def padded_batch(self) -> int:
     return -(-max(self.batch_size, 1) // self.n_devices) * self.n_devices
