@@ -173,7 +173,11 @@ def _peer_child(kind: str, w: dict, n_iter: int, phase_iter: int, repeats: int,
 
 
 def ours_setup(kernel: np.ndarray):
-  """Our Ulyanov net and loss on a given kernel: ``(features_fn, params, LossConfig)``."""
+  """Our Ulyanov net and loss on a given kernel: ``(features_fn, params, LossConfig)``.
+
+  The same module and loss as ``specst_jax.style.nets.ulyanov_net`` (a test checks it),
+  without drawing its random kernel.
+  """
   import jax.numpy as jnp
 
   from specst_jax.models.ulyanov import UlyanovNet

@@ -133,3 +133,14 @@ def test_summarize_ratios_to_tf():
   assert r["per_eval"] == 0.25 and r["end_to_end"] == 0.2 and r["peak_rss"] == 0.25
   assert r["time_to_reference_loss"] is None
   assert r["time_to_near_reference_loss"] == pytest.approx(12.0 / 85.0)
+
+
+def test_ours_is_the_library_ulyanov_net():
+  """The benchmark's 'ours' is the library's Ulyanov net and loss (only the kernel is shared)."""
+  nets = pytest.importorskip("specst_jax.style.nets", reason="style.nets not in this tree")
+  kernel = common.random_kernel(0, BINS, FILTERS, WIDTH)
+  fn, params, cfg = bench_style.ours_setup(kernel)
+  net = nets.ulyanov_net(jax.random.key(0), BINS, filters=FILTERS, kernel_width=WIDTH)
+  assert fn == net.features_fn
+  assert cfg == net.config
+  assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, net.params)
