@@ -10,7 +10,6 @@ without ``--content``: the demo (built-in signals, ``transfer.DEMO`` sizes). Eng
 ``specst_jax.style.transfer``.
 """
 
-import sys
 import time
 
 import jax
@@ -87,12 +86,8 @@ def main(argv):
   cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  try:
+  with cli.one_line_errors("style_transfer"):
     run(_OUT.value)
-  except (audio.AudioError, files.OutputError, ValueError, FileNotFoundError,
-          FloatingPointError) as e:
-    print(f"style_transfer: error: {e}", file=sys.stderr)
-    sys.exit(1)
 
 
 if __name__ == "__main__":

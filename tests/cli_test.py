@@ -1,11 +1,15 @@
 """specst_jax.cli.quiet: what every experiments/ main does first (checked in a child process)."""
 
+import contextlib
+import io
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from absl.testing import absltest
+
+from specst_jax import audio, cli, files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +47,28 @@ class QuietTest(absltest.TestCase):
     lines = self._stderr("loud")
     self.assertIn("AudioWarning: x.wav: a warning", "\n".join(lines))
     self.assertNotIn("warning: x.wav: a warning", lines)
+
+
+class OneLineErrorsTest(absltest.TestCase):
+
+  def _exit(self, error):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as e:
+      with cli.one_line_errors("tool"):
+        raise error
+    return e.exception.code, err.getvalue()
+
+  def test_user_errors_become_one_line_and_exit_1(self):
+    for error in (audio.AudioError("a.wav: too long"), files.OutputError("/x: is a file"),
+                  ValueError("--n_iter must be >= 1"), FileNotFoundError("w.msgpack: missing"),
+                  FloatingPointError("nan loss")):
+      self.assertEqual(self._exit(error), (1, f"tool: error: {error}\n"))
+
+  def test_other_errors_pass_through(self):
+    with self.assertRaises(KeyError), cli.one_line_errors("tool"):
+      raise KeyError("a bug")
+    with cli.one_line_errors("tool"):  # no error: nothing happens
+      pass
 
 
 if __name__ == "__main__":
