@@ -473,6 +473,14 @@ def markdown(cfg, ps, rows, labels, verdicts, metrics) -> str:
           "verdict from the interval):\n\n" + stats.markdown_table(verdicts))
 
 
+def _class_label(p: pairs_lib.Pair, which: str) -> str:
+  cls, path = ((p.content_class, p.content_file) if which == "content" else
+               (p.style_class, p.style_file))
+  if cls:
+    return cls
+  return "speech" if ("ljspeech" in path or "BeingRural" in path) else "built-in signal"
+
+
 def write(out: Path, cfg: Config, ps: pairs_lib.PairSet, rows: dict, labels: dict,
           results: dict, wyse_stft: Stft, verdicts: list, metrics: dict) -> None:
   """Audio + thumbnails (seed 0), figure1.png (pair 0), loss curves, the listening page."""
@@ -487,7 +495,7 @@ def write(out: Path, cfg: Config, ps: pairs_lib.PairSet, rows: dict, labels: dic
                         np.asarray(wyse_stft.magnitude(y)), wyse_stft, which)
       cells[(p.name, which)] = listening.Cell(
           f"audio/{stem}_{which}.wav", f"img/{stem}_{which}.png",
-          {"class": (p.content_class if which == "content" else p.style_class) or "speech"})
+          {"class": _class_label(p, which)})
     for key, res in results.items():
       sel = [j for j, (q, k) in enumerate(res["items"]) if q == i and k == 0]
       if not sel:
@@ -516,6 +524,6 @@ def write(out: Path, cfg: Config, ps: pairs_lib.PairSet, rows: dict, labels: dic
   listening.write_page(
       out, f"Figure 1 (Wyse 2017), configuration {cfg.name}", rows=ps.names, columns=columns,
       cells=cells, settings={k: json.dumps(v) for k, v in metrics["config"].items()},
-      notes=("Seed 0 of each pair and condition. Same input pipeline in every Wyse condition ("
-             + metrics["input_pipeline"] + "). Every seed, the intervals and the verdicts: "
+      notes=("Seed 0 of each pair and condition. Input pipeline: " + metrics["input_pipeline"]
+             + ". Every seed, the intervals and the verdicts: "
              "metrics.md; the optimisation: loss_curves.png; the paper's layout: figure1.png."))
