@@ -67,7 +67,10 @@ def main(argv) -> int:
     if not _MANIFEST.value or not _OUT.value:
       raise ValueError("--manifest and --output_dir are required")
     if _MERGE.value:
-      return job.merge_only(_MANIFEST.value, _OUT.value, engine.OVERRIDES).exit_status
+      outcome = job.merge_only(_MANIFEST.value, _OUT.value, engine.OVERRIDES)
+      print(f"batch_style: {outcome.summary['n_ok']} ok of {outcome.summary['n_items']}",
+            file=sys.stderr)
+      return _report(outcome)
     processes.compilation_cache(os.path.expanduser(c.compilation_cache_dir))
     info = processes.initialize(coordinator_address=_COORD.value, num_processes=_NPROC.value,
                                 process_id=_PID.value, auto=_AUTO.value)
@@ -85,6 +88,10 @@ def main(argv) -> int:
   except (manifest.ManifestError, files.OutputError, audio.AudioError, ValueError) as e:
     print(f"batch_style: error: {e}", file=sys.stderr)
     return 255
+  return _report(outcome)
+
+
+def _report(outcome: job.Outcome) -> int:
   if outcome.summary is not None and outcome.exit_status:
     print(f"batch_style: {outcome.summary['n_failed']} item(s) failed, "
           f"{outcome.summary['n_missing']} missing (see errors.jsonl)", file=sys.stderr)

@@ -254,6 +254,8 @@ def test_job_refuses_other_settings_and_merge_only_rebuilds(tmp_path):
   kw = dict(overrides={"gain": float, "seed": int}, info=one)
   outcome = job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": 0.5}, **kw)
   assert outcome.exit_status == 2 and outcome.summary["n_ok"] == 4
+  with pytest.raises(ValueError, match="^settings: gain must be >= 0"):
+    job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": -1.0}, **kw)
   with pytest.raises(files.OutputError, match=r"other settings \(base"):
     job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": 0.7}, **kw)
   (tmp_path / "out" / "summary.json").unlink()

@@ -91,6 +91,10 @@ def run_job(manifest_path: str, engine: runner.Engine,
                 seed=cfg.seed, bucket_seconds=list(cfg.bucket_seconds),
                 min_seconds=cfg.min_seconds, n_items=len(items),
                 started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+  try:  # the flags alone first, so that their error does not name a manifest row
+    engine.resolve({"seed": cfg.seed, **base})
+  except ValueError as e:
+    raise ValueError(f"settings: {e}") from None
   runner.resolve_items(items, engine, base, cfg.seed)  # every row's settings, before writing
   _run_record(out, record, write=info.process_id == 0)
   cfg = dataclasses.replace(cfg, process_id=info.process_id, num_processes=info.num_processes)
