@@ -24,6 +24,7 @@ import pytest
 from specst_jax import audio
 from specst_jax.batch import buckets, manifest, runner, shards, store
 from tests import batch_helpers as bh
+from tests import browser
 
 OVERRIDES = {"net": str, "seed": int, "n_iter": int, "learning_rate": float, "figures": bool}
 
@@ -173,6 +174,16 @@ def test_runner_writes_good_items_records_bad_ones(tmp_path):
     table = list(csv.DictReader(f))
   assert [t["id"] for t in table] == [it.id for it in items]
   assert {t["status"] for t in table[:7]} == {"ok"}
+  # The listening page: one player per finished item, none for the failed ones.
+  page = (out / "index.html").read_text()
+  assert page.count("<audio controls") == 7
+  assert all(f'items/{r["id"]}/result.wav' in page for r in rows[:7])
+  assert "bad_corrupt" not in page and "7 of 10 items finished" in page
+  if browser.skip_reason() is None:
+    report = browser.page_report(out / "index.html")
+    assert report["console_errors"] == []
+    assert len(report["audio"]) == 7
+    assert all(np.isfinite(a["duration"]) and a["duration"] > 0 for a in report["audio"])
 
 
 def test_runner_result_values_and_non_finite_loss(tmp_path):

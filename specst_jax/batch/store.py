@@ -7,6 +7,7 @@ Layout of ``output_dir``::
   items/<id>/metrics.json      written LAST: its presence means the item is done
   items/<id>/error.json        the item failed (reason); replaced or removed on a retry
   summary.json, summary.csv, errors.jsonl   the merged run (process 0 or ``--merge_only``)
+  index.html                   a listening page of the finished items (the first ``PAGE_ITEMS``)
 
 Every file is written atomically (a hidden temp file beside it, then a rename), so a kill at
 any moment leaves either the old file or the new one; the hidden temp files a kill can strand
@@ -23,12 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from specst_jax import files
+from specst_jax import files, listening
 
 METRICS = "metrics.json"
 ERROR = "error.json"
 RESULT = "result.wav"
 FIGURE = "spectrograms.png"
+PAGE_ITEMS = 200  # items on the listening page; the rest are in summary.csv
 SUMMARY_COLUMNS = ("id", "status", "total_loss", "style_loss", "content_loss", "iterations",
                    "seconds", "bucket_s", "content_fit", "process", "reason")
 
@@ -124,4 +126,25 @@ def merge(output_dir: str | os.PathLike, item_ids: Sequence[str], *,
   errors = [dict(id=r["id"], stage=r.get("stage", ""), reason=r["reason"]) for r in rows
             if r["status"] == "error"]
   files.write_text(out / "errors.jsonl", "".join(json.dumps(e) + "\n" for e in errors))
+  write_page(out, rows, settings=(extra or {}).get("settings", {}))
   return summary
+
+
+def write_page(output_dir: str | os.PathLike, rows: Sequence[dict[str, Any]], *,
+               settings: dict[str, Any] | None = None) -> Path:
+  """``index.html``: a player, the spectrograms (with ``--figures``) and the losses per ok item."""
+  out = Path(output_dir)
+  ok = [r for r in rows if r["status"] == "ok"][:PAGE_ITEMS]
+  cells = {}
+  for r in ok:
+    folder = f"items/{r['id']}"
+    figure = f"{folder}/{FIGURE}" if (out / folder / FIGURE).is_file() else None
+    measures = {k: r[k] for k in ("total_loss", "style_loss", "content_loss", "iterations",
+                                  "bucket_s") if r.get(k) is not None}
+    cells[(r["id"], "result")] = listening.Cell(f"{folder}/{RESULT}", figure, measures)
+  n_ok = sum(r["status"] == "ok" for r in rows)
+  notes = (f"{n_ok} of {len(rows)} items finished"
+           + (f"; the first {len(ok)} are shown (all rows: summary.csv)" if n_ok > len(ok) else ""))
+  return listening.write_page(out, "batch style transfer", rows=[r["id"] for r in ok],
+                              columns=["result"], cells=cells, settings=settings or {},
+                              notes=notes)
