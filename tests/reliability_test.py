@@ -393,7 +393,7 @@ def test_too_long_input_refused_before_decoding(tmp_path):
 
 _MEASURE = r"""
 import resource, sys
-from experiments import representations
+from specst_jax import overview as representations
 representations.CHUNK_FRAMES = 1000
 representations.run(input_path=sys.argv[1], output_dir=sys.argv[2], sr=8000, n_mels=32)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

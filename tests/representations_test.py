@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from experiments import representations
 from specst_jax import audio, signals
+from specst_jax import overview as representations
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("waveform", "linear_db", "mel_db", "mfcc", "mfcc_delta")
