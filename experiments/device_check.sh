@@ -38,7 +38,7 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log, record the
 
 step "jax devices" 30 python -c "import jax; print(jax.__version__, jax.devices())"
 
-step "bench_style full" 190 python -m experiments.bench_style --data_dir="$DATA" \
+step "bench_style full" 190 python -m experiments.bench_style --data_dir="$DATA" --parallel --jobs=5 \
   --output="$OUT/bench_style.json" --figure=loss_vs_time.png
 
 step "bench_spectral" 40 python -m experiments.bench_spectral --long_minutes=0 \
