@@ -24,7 +24,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import audio_corpus  # noqa: E402
 
-from specst_jax import audio, phase, spectral  # noqa: E402
+from specst_jax import audio, phase, reconstruct_file, spectral  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0
@@ -361,6 +361,13 @@ def test_reconstruct_level_rule(tmp_path):
   metrics = json.loads((tmp_path / "q.json").read_text())
   assert metrics["output_gain"] == 1.0 and np.abs(q).max() == pytest.approx(
       metrics["output_peak"], rel=1e-5) and metrics["output_peak"] < 0.2
+
+
+@pytest.mark.parametrize("peak, gain", [(0.5, 1.0), (1.0, 1.0), (2.0, 0.495), (5e5, 1.98e-6)])
+def test_output_gain(peak, gain):
+  """The level rule by its formula: 1 up to a peak of 1, else 0.99 / peak (peak after = 0.99)."""
+  assert reconstruct_file.output_gain(peak) == pytest.approx(gain, rel=1e-12)
+  assert peak * reconstruct_file.output_gain(peak) <= max(peak, 0.99) * (1 + 1e-12)
 
 
 def _sparse_wav(path: Path, seconds: int, sr: int = 8000) -> Path:

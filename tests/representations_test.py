@@ -1,4 +1,5 @@
-"""Tests for experiments/representations.py: files, shapes, values and the bad-input contract."""
+"""Tests for specst_jax/overview.py and its CLI experiments/representations.py: files, shapes,
+values and the bad-input contract."""
 
 from __future__ import annotations
 
