@@ -31,8 +31,8 @@ _OUT = flags.DEFINE_string("output_dir", "/tmp/specst_style", "output folder")
 _SEED = flags.DEFINE_integer("seed", 0, "PRNG seed (weights, initial noise, phase)")
 _MAX_SECONDS = flags.DEFINE_float(
     "max_seconds", 60.0, "refuse a content or style file longer than this, before any work "
-    "(0: no limit). Memory grows with length: ulyanov (4096 filters, CPU) peaks at 1.1 GB for "
-    "15 s, ~1.6 GB for 60 s (~0.6 GB per minute; a 1 h content asked XLA for 34 GB)")
+    "(0: no limit). Memory grows with length: ulyanov (4096 filters, CPU) peaks at 1.10 GB for "
+    "15 s and 1.54 GB for 60 s (0.6 GB per minute: 2 GB at ~105 s; 1 h asked for 34 GB)")
 _FLAGS = {k: getattr(flags, f"DEFINE_{kind}")(k, None, *([values] if values else []),
                                               f"{help_} (net default)")
           for k, (kind, values, help_) in transfer.SETTING_FLAGS.items()}
