@@ -22,7 +22,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from specst_jax import audio, files
+from specst_jax import audio, cli, files
 from specst_jax.batch import job, manifest, processes, runner
 
 _CONFIG = config_flags.DEFINE_config_file("config", "experiments/configs/batch.py",
@@ -59,6 +59,7 @@ _STYLE = {k: define(k, None, *rest) for k, (define, *rest) in dict(
 
 
 def main(argv) -> int:
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
   from specst_jax.batch import engine  # imports JAX's engine only after flag parsing
