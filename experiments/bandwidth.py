@@ -15,7 +15,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from specst_jax import files
+from specst_jax import cli, files
 from specst_jax.classifier import bandwidth
 
 _CORPORA = flags.DEFINE_multi_string(
@@ -27,6 +27,7 @@ flags.mark_flags_as_required(["output"])
 
 
 def main(argv):
+  cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   results = {}
