@@ -462,23 +462,28 @@ def table(results: dict) -> str:
 
 
 def plot(results: dict, path: Path) -> None:
+  """Best loss so far against wall seconds (left) and process CPU seconds (right)."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
   from specst_jax import plotting
 
-  fig, ax = plt.subplots(figsize=(7, 4.5))
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
   for name, r in results.items():
-    t = np.array([p[0] for p in r["trace"]]) + r["setup_s"]
-    f = np.minimum.accumulate(np.array([p[1] for p in r["trace"]]))
+    trace = np.array(r["trace"], dtype=float)
+    f = np.minimum.accumulate(trace[:, 1])
     label = name + ("" if r["trace_timed"] else " (iterations spaced evenly)")
-    ax.plot(t, f, label=label)
-  ax.set_yscale("log")
-  ax.set_xlabel("seconds since the start of set-up")
-  ax.set_ylabel("best loss so far")
-  ax.legend()
-  ax.grid(True, which="both", alpha=0.3)
+    axes[0].plot(trace[:, 0] + r["setup_s"], f, label=label)
+    if trace.shape[1] > 2 and "setup_cpu_s" in r:
+      axes[1].plot(trace[:, 2] + r["setup_cpu_s"], f, label=label)
+  axes[0].set_yscale("log")
+  axes[0].set_xlabel("wall seconds since the start of set-up")
+  axes[1].set_xlabel("process CPU seconds since the start of set-up")
+  axes[0].set_ylabel("best loss so far")
+  for ax in axes:
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
   plotting.save_figure(fig, path)
 
 
