@@ -18,7 +18,8 @@ validation clips share no source recording with the training clips; without it a
 Example: ``--config=experiments/configs/paper.py:log_mel,hop512,aug,noaux``.
 
 Differences from the paper's own training (stated in WORKSPACE.md): 16 kHz data (the
-ESC-50 copy's native rate), hence 622 frames instead of 856; all inputs standardised per
+shared ESC-50 copy's rate; the data set's native rate is 44.1 kHz, the paper's 22.05 kHz),
+hence 622 frames instead of 856; all inputs standardised per
 channel; the dense layer reads the mean and max over time of the last pooled conv map
 (the paper flattens it, which ties the net to one clip length and learned 2-3x slower
 here); Flax default init, Adam 1e-3 with per-layer steps scaled by fan-in (see
