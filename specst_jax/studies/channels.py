@@ -216,7 +216,7 @@ def markdown(results: dict) -> str:
                        ("min_minus_max", f"C={cfg['channels'][0]} minus C={cfg['channels'][-1]}"
                         " (predicted > 0)")):
       if name in e:
-        verdicts.append((f"more channels -> closer long-timescale style ({key.split('/')[0]})",
+        verdicts.append((f"more channels -> closer to the style ({key.split('/')[0]})",
                          f"{key.split('/')[1]}: {what}", stats.Comparison(
                              **dict(e[name], differences=tuple(e[name]["differences"])))))
   return "\n".join(lines) + "\n\n" + stats.markdown_table(verdicts)
