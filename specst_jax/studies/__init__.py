@@ -1,7 +1,9 @@
 """Studies: a paper's experiment as library code (conditions, runner, scoring, figures).
 
 ``figure1``: the paper's Figure 1 (Wyse 2017) as a study that can decide: trained vs random
-weights of the classifier net (same input pipeline) x initial noise r, on many pairs x seeds.
+weights of the classifier net (same input pipeline) x initial noise r, on many pairs x seeds
+(``figure1_design``: conditions, settings, pairs; ``figure1_runner``: through the transfer engine;
+``figure1_report``: claims, tables, files).
 ``channels``: the paper's channel-count claim (random nets at 256 ... 4096 channels).
 ``pairs``: the studies' content/style pairs (LJSpeech + ESC-50 fold 5). ``judge``: measures the
 optimisation never sees (network-free distances, a second classifier). ``stats``: paired
