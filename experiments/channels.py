@@ -13,7 +13,6 @@ spectrograms of seed 0 and the listening page ``index.html``, as one output set.
 """
 
 import dataclasses
-import sys
 
 from absl import app, flags
 
@@ -53,17 +52,14 @@ def main(argv):
   cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  try:
+  with cli.one_line_errors("channels"):
     cfg = config()
     out = files.check_output_dir(_OUT.value)
     with files.output_set(out) as tmp:
       results = channels.run(cfg, tmp)
-    print(channels.markdown(results))
-    print(f"channels: {dataclasses.asdict(cfg)['channels']} wall time "
-          f"{results['wall_time_s']:.1f} s -> {out}")
-  except (ValueError, FileNotFoundError, files.OutputError) as e:
-    print(f"channels: error: {e}", file=sys.stderr)
-    sys.exit(1)
+  print(channels.markdown(results))
+  print(f"channels: {dataclasses.asdict(cfg)['channels']} wall time "
+        f"{results['wall_time_s']:.1f} s -> {out}")
 
 
 if __name__ == "__main__":

@@ -12,13 +12,12 @@ on 12+ content/style pairs x seeds, all through the batched engine. Writes, as o
 ``audio/`` + ``img/`` (seed 0) and the listening page ``index.html``.
 """
 
-import sys
 from pathlib import Path
 
 from absl import app, flags
 from ml_collections import config_flags
 
-from specst_jax import audio, cli, files
+from specst_jax import cli, files
 from specst_jax.studies import figure1
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "figure1.py"
@@ -53,15 +52,11 @@ def main(argv):
   cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
-  try:
+  with cli.one_line_errors("figure1"):
     cfg = config()
     out = files.check_output_dir(_OUT.value)
     with files.output_set(out) as tmp:
       metrics = figure1.run(cfg, tmp)
-  except (ValueError, audio.AudioError, FileNotFoundError, FloatingPointError,
-          files.OutputError) as e:
-    print(f"figure1: error: {e}", file=sys.stderr)
-    sys.exit(1)
   print(metrics["markdown"])
   print(f"figure1: wall time {metrics['wall_time_s']:.1f} s")
 
