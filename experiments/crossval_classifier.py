@@ -47,12 +47,13 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   command = "python -m experiments.crossval_classifier " + shlex.join(sys.argv[1:])
   try:
+    files.check_output_dir(_WORKDIR.value)  # before any work: a file, unwritable, ...
     result = crossval.crossvalidate(
         _CONFIG.value, _WORKDIR.value, _FOLDS.value, _SEEDS.value, log=logging.info,
         command=command, members=_MEMBERS.value, epoch=_EPOCH.value,
         recipe=config_flags.get_config_filename(flags.FLAGS["config"]),
         allow_clip_validation=_ALLOW_CLIP_VAL.value)
-  except (esc50.DataError, ValueError) as e:
+  except (esc50.DataError, ValueError) as e:  # OutputError is a ValueError
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   files.write_json(Path(_WORKDIR.value) / "crossval.json", result)

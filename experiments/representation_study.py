@@ -51,12 +51,13 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   command = "python -m experiments.representation_study " + shlex.join(sys.argv[1:])
   try:
+    files.check_output_dir(_WORKDIR.value)  # before any work: a file, unwritable, ...
     rows, comparisons = study.plan(_CONFIG.value, _REPS.value, centre=_CENTRE.value,
                                    baseline=_BASELINE.value)
     result = study.run_study(rows, comparisons, _WORKDIR.value, _FOLDS.value, _SEEDS.value,
                              log=logging.info, command=command,
                              recipe=config_flags.get_config_filename(flags.FLAGS["config"]))
-  except (esc50.DataError, ValueError) as e:
+  except (esc50.DataError, ValueError) as e:  # OutputError is a ValueError
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   files.write_json(Path(_WORKDIR.value) / f"{_REPORT.value}.json", result)

@@ -14,7 +14,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from specst_jax import cli
+from specst_jax import cli, files
 from specst_jax.classifier import esc50, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training configuration file.",
@@ -30,9 +30,10 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   command = "python -m experiments.train_classifier " + shlex.join(sys.argv[1:])
   try:
+    files.check_output_dir(_WORKDIR.value)  # before any work: a file, unwritable, ...
     result = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, log=logging.info,
                                       command=command)
-  except esc50.DataError as e:
+  except (esc50.DataError, files.OutputError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   best = result["meta"]["best"]
