@@ -15,7 +15,6 @@ without ``srcval`` (unless ``--allow_clip_validation``) or a finished run of ano
 the work directory is an error naming the rule.
 """
 
-import shlex
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from specst_jax import cli, files
-from specst_jax.classifier import crossval, esc50
+from specst_jax.classifier import crossval, esc50, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training configuration file.",
                                           lock_config=True)
@@ -45,7 +44,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
-  command = "python -m experiments.crossval_classifier " + shlex.join(sys.argv[1:])
+  command = train.default_command()  # this process's own command line
   try:
     files.check_output_dir(_WORKDIR.value)  # before any work: a file, unwritable, ...
     result = crossval.crossvalidate(

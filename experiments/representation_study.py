@@ -15,7 +15,6 @@ study's workdir the uncentred rows are the study's own (same recipe: their runs 
 Runs unchanged on CPU, GPU or TPU (data parallel over local devices).
 """
 
-import shlex
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from specst_jax import cli, files
-from specst_jax.classifier import esc50, study
+from specst_jax.classifier import esc50, study, train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/representation_study.py", "The study's recipe.",
@@ -49,7 +48,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
-  command = "python -m experiments.representation_study " + shlex.join(sys.argv[1:])
+  command = train.default_command()  # this process's own command line
   try:
     files.check_output_dir(_WORKDIR.value)  # before any work: a file, unwritable, ...
     rows, comparisons = study.plan(_CONFIG.value, _REPS.value, centre=_CENTRE.value,

@@ -8,7 +8,6 @@ the epoch with the best validation accuracy) into the work directory
 (:func:`specst_jax.classifier.train.train_and_evaluate`).
 """
 
-import shlex
 import sys
 
 from absl import app, flags, logging
@@ -28,7 +27,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.INFO)
-  command = "python -m experiments.train_classifier " + shlex.join(sys.argv[1:])
+  command = train.default_command()  # this process's own command line
   try:
     files.check_output_dir(_WORKDIR.value)  # before any work: a file, unwritable, ...
     result = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, log=logging.info,
