@@ -1,14 +1,19 @@
 """The representation study: one fixed recipe, each input, 5-fold cross-validation x seeds.
 
-  python -m experiments.representation_study --workdir=/work/runs/repstudy \
+  python -m experiments.representation_study \
+      --workdir=experiments/results/representation_study \
       --representations=unit_db,log_mel,logfreq,mfcc,log_mel_deltas --seeds=0,1
-  python -m experiments.representation_study --workdir=/work/runs/repstudy \
+  python -m experiments.representation_study \
+      --workdir=experiments/results/representation_study \
       --representations=unit_db --centre=both --seeds=0,1 --report=centre
 
 The recipe is ``--config`` (default ``experiments/configs/representation_study.py``, fixed
 before the study); rows differ only in the input. Each row is cross-validated in
 ``workdir/<row>/`` (resumable: finished runs are skipped, so rerunning the same command
-continues an interrupted study) through :func:`specst_jax.classifier.study.run_study`. Writes
+continues an interrupted study) through :func:`specst_jax.classifier.study.run_study`. A run
+is finished once its test fold is scored (``foldK_seedS/test_scores.npz``); the repository
+keeps those small files of the study's work directory (see ``.gitignore``: not the weights or
+checkpoints), so the study continues across machines and sessions. Writes
 ``workdir/<report>.json``, ``workdir/<report>.md`` (the tables; ``--report``, default
 ``study``) and ``workdir/curves_<row>.png``, and prints the tables. With ``--centre=both`` in the
 study's workdir the uncentred rows are the study's own (same recipe: their runs are reused).

@@ -4,6 +4,7 @@ work directory, the rule recorded)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
 
 from specst_jax import files, pretrained  # noqa: E402
 from specst_jax.classifier import crossval as cv  # noqa: E402
-from specst_jax.classifier import splits  # noqa: E402
+from specst_jax.classifier import splits, train  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +148,29 @@ def evaluate_classifier_ensemble(paths, config, fold) -> float:
     z = np.exp(logits - logits.max(-1, keepdims=True))
     probs.append(z / z.sum(-1, keepdims=True))
   return float(np.mean(np.mean(probs, axis=0).argmax(-1) == targets))
+
+
+def test_a_scored_run_needs_only_its_small_files(fake, tmp_path, monkeypatch):
+  """What a study keeps in git (best.json, metrics.jsonl, test_scores.npz) reproduces the
+  result without the weights or checkpoints, and trains nothing."""
+  c = tiny_config(fake, aux_weight=0.0, num_epochs=1, val_by_source=True)
+  full = cv.crossvalidate(c, tmp_path / "a", folds=[5], seeds=[0, 1], log=lambda s: None)
+  for s in (0, 1):
+    run = cv.run_dir(tmp_path / "a", 5, s)
+    kept = tmp_path / "b" / run.name
+    kept.mkdir(parents=True)
+    for name in ("best.json", "metrics.jsonl", cv.SCORES):
+      shutil.copy(run / name, kept / name)
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      lambda *a, **k: pytest.fail("a scored run was trained again"))
+  again = cv.crossvalidate(c, tmp_path / "b", folds=[5], seeds=[0, 1], log=lambda s: None)
+  for key in ("members", "ensemble", "ensemble_by_size", "targets", "predictions", "runs"):
+    assert again["folds"][0][key] == full["folds"][0][key], key
+  # The score file is the run's selected epoch on its test fold, as evaluate_classifier has it.
+  with np.load(cv.run_dir(tmp_path / "a", 5, 0) / cv.SCORES) as z:
+    assert int(z["fold"]) == 5 and z["probabilities"].shape[0] == 8
+    np.testing.assert_allclose(z["probabilities"].sum(-1), 1.0, atol=1e-5)
+  single = evaluate_classifier_ensemble([cv.run_dir(tmp_path / "a", 5, 0) / "best.msgpack"], c, 5)
+  assert full["folds"][0]["members"][0] == pytest.approx(single)
+  with pytest.raises(ValueError, match="scores fold 5, not test fold 4"):
+    cv.score_run(cv.run_dir(tmp_path / "b", 5, 0), c.data_dir, 4, None, 8)

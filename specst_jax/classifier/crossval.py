@@ -2,10 +2,14 @@
 
 For each test fold K and seed S, :func:`crossvalidate` trains on the other four folds into
 ``workdir/foldK_seedS`` (resumed when interrupted, skipped when finished; the config's own
-``train_folds`` / ``test_folds`` / ``seed`` are replaced). Then each fold's selected epochs
-(``best.msgpack``, chosen on validation) are scored on fold K alone and as mean-softmax
-ensembles (:mod:`specst_jax.classifier.evaluate`). ESC-50's folds hold 400 clips each, so the
-5-fold accuracy is the mean over folds. :func:`table` formats the result as markdown.
+``train_folds`` / ``test_folds`` / ``seed`` are replaced). As soon as a run finishes, its
+selected epoch (``best.msgpack``, chosen on validation) is scored on fold K, once, and the
+class probabilities are kept in ``foldK_seedS/test_scores.npz`` (:func:`score_run`). Each fold's
+members and mean-softmax ensembles are computed from those files, so a run whose score file
+exists is finished: its checkpoints and weights may be deleted, and a study's small files
+(``best.json``, ``metrics.jsonl``, ``test_scores.npz``) can be kept in git and continued on
+another machine. ESC-50's folds hold 400 clips each, so the 5-fold accuracy is the mean over
+folds. :func:`table` formats the result as markdown.
 
 The protocol (:data:`PROTOCOL`) is enforced here, not only written down: every choice (the
 epoch of each run, the members of an ensemble) is made on validation data drawn from the
@@ -19,6 +23,7 @@ are recorded in the result (``crossval.json``).
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import subprocess
@@ -27,6 +32,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
+from specst_jax import files
 from specst_jax.classifier import evaluate, train
 
 ALL_FOLDS = (1, 2, 3, 4, 5)
@@ -40,6 +46,8 @@ PROTOCOL = (
 EPOCH_RULES = ("val_accuracy",)
 # Config keys that may differ between a finished run and the requested recipe (paths, logging).
 IGNORED_KEYS = ("data_dir", "cache_dir", "log_every", "eval_batch_size")
+# A finished run's test-fold class probabilities (written once, by score_run).
+SCORES = "test_scores.npz"
 
 
 class ProtocolError(ValueError):
@@ -184,18 +192,24 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
   configs = {(k, s): fold_config(config, k, s) for k in folds for s in seeds}
   for (k, s), c in configs.items():
     check_existing_run(run_dir(workdir, k, s), c)
-  for (k, s), c in configs.items():
-    log(f"fold {k} seed {s}: {run_dir(workdir, k, s)}")
-    train.train_and_evaluate(c, run_dir(workdir, k, s), log=log,
-                                command=command and f"{command} (fold {k}, seed {s})")
   cache_dir = config.get("cache_dir") or None
   batch_size = config.get("eval_batch_size", 50)
+  for (k, s), c in configs.items():
+    path = run_dir(workdir, k, s)
+    if (path / SCORES).exists():
+      log(f"fold {k} seed {s}: finished and scored ({path / SCORES})")
+      continue
+    log(f"fold {k} seed {s}: {path}")
+    train.train_and_evaluate(c, path, log=log,
+                             command=command and f"{command} (fold {k}, seed {s})")
+    score_run(path, config.data_dir, k, cache_dir, batch_size)
   rows = []
   for k in folds:
     runs = [run_record(run_dir(workdir, k, s), s) for s in seeds]
     chosen = choose_members(runs, members)
-    rows.append(score_fold([run_dir(workdir, k, s) / "best.msgpack" for s in seeds],
-                           config.data_dir, k, cache_dir, batch_size, ensemble=chosen))
+    scores = [score_run(run_dir(workdir, k, s), config.data_dir, k, cache_dir, batch_size)
+              for s in seeds]
+    rows.append(score_fold(scores, k, ensemble=chosen))
     rows[-1]["runs"] = runs
     rows[-1]["ensemble_seeds"] = [seeds[i] for i in chosen]
   by_size = np.mean([r["ensemble_by_size"] for r in rows], axis=0)
@@ -234,14 +248,46 @@ def choose_members(runs: list[dict], members: str) -> list[int]:
   return sorted(order[:n])
 
 
-def score_fold(paths, data_dir, fold: int, cache_dir, batch_size: int,
-               ensemble: list[int] | None = None) -> dict:
-  """Test-fold accuracy of each weights file, of the ``ensemble`` members (indices, chosen
-  without the test fold; default all) averaged in softmax, and (``ensemble_by_size[n - 1]``)
-  the mean accuracy over every ensemble of ``n`` of them. Also each clip's target and each
-  member's predicted class (``targets``, ``predictions``) for per-class analyses."""
-  metrics, probs, targets = evaluate.evaluate_members(
-      [str(p) for p in paths], data_dir, [fold], cache_dir, batch_size)
+def score_run(path: Path, data_dir, fold: int, cache_dir, batch_size: int) -> dict:
+  """A finished run's class probabilities on test ``fold`` at its selected epoch.
+
+  The first call scores ``path/best.msgpack`` and writes ``path/test_scores.npz``
+  (``probabilities`` [clips, classes], ``targets`` [clips], ``fold``); later calls read that
+  file, so the test fold is scored once per run and the weights are not needed again.
+
+  Returns ``{"probabilities", "targets"}``.
+
+  Raises:
+    ValueError: the score file belongs to another fold.
+  """
+  scores = Path(path) / SCORES
+  if not scores.exists():
+    _, probs, targets = evaluate.evaluate_members([str(Path(path) / "best.msgpack")], data_dir,
+                                                  [fold], cache_dir, batch_size)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, probabilities=np.asarray(probs[0], np.float32),
+                        targets=np.asarray(targets, np.int32), fold=np.int32(fold))
+    files.write_bytes(scores, buffer.getvalue())
+  with np.load(scores) as z:
+    if int(z["fold"]) != fold:
+      raise ValueError(f"{scores}: scores fold {int(z['fold'])}, not test fold {fold}")
+    return {"probabilities": z["probabilities"], "targets": z["targets"]}
+
+
+def score_fold(scores: list[dict], fold: int, ensemble: list[int] | None = None) -> dict:
+  """Test-fold accuracy of each run's :func:`score_run` probabilities, of the ``ensemble``
+  members (indices, chosen without the test fold; default all) averaged in softmax, and
+  (``ensemble_by_size[n - 1]``) the mean accuracy over every ensemble of ``n`` of them. Also
+  each clip's target and each member's predicted class (``targets``, ``predictions``) for
+  per-class analyses.
+
+  Raises:
+    ValueError: the runs were scored on different clips.
+  """
+  probs = [s["probabilities"] for s in scores]
+  targets = scores[0]["targets"]
+  if any(not np.array_equal(s["targets"], targets) for s in scores):
+    raise ValueError(f"fold {fold}: the runs' test scores are on different clips or labels")
   ensemble = list(range(len(probs))) if ensemble is None else list(ensemble)
 
   def mean_over_ensembles_of(n: int) -> float:
@@ -250,7 +296,7 @@ def score_fold(paths, data_dir, fold: int, cache_dir, batch_size: int,
                           for c in subsets]))
 
   by_size = [mean_over_ensembles_of(n) for n in range(1, len(probs) + 1)]
-  members = [m["accuracy"] for m in metrics]
+  members = [float(np.mean(p.argmax(-1) == targets)) for p in probs]
   return {"fold": fold, "clips": int(len(targets)), "members": members,
           "member_mean": float(np.mean(members)),
           "ensemble": evaluate.ensemble_accuracy([probs[i] for i in ensemble], targets),
