@@ -9,6 +9,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from specst_jax.classifier import steps
@@ -128,3 +129,33 @@ def test_data_parallel_matches_single_device():
                      timeout=300, cwd=ROOT)
   assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-2000:]
 
+
+
+@JIT
+def test_weight_average_matches_a_numpy_twin(jit):
+  """``ema_decay``: after step t the average moves by min(decay, (1 + t) / (10 + t))."""
+  model = WyseClassifier(n_classes=3, n_aux_classes=0, conv_features=(4, 2), dense_features=4)
+  tx = optax.sgd(0.1)
+  state = steps.init_state(model, tx, jax.random.key(0), (12, 5), ema_decay=0.9)
+  grads = [jax.tree.map(lambda p, k=k: jnp.full_like(p, np.sin(k + 1.0)), state.params)
+           for k in range(20)]
+  apply = jax.jit(lambda s, g: s.apply_gradients(grads=g)) if jit else (
+      lambda s, g: s.apply_gradients(grads=g))
+  leaf = np.asarray(state.params["conv1"]["kernel"], np.float64)
+  params, average = leaf.copy(), leaf.copy()
+  for t, g in enumerate(grads, start=1):
+    state = apply(state, g)
+    params = params - 0.1 * np.sin(t)
+    d = min(0.9, (1 + t) / (10 + t))
+    average = d * average + (1 - d) * params
+  np.testing.assert_allclose(state.params["conv1"]["kernel"], params, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(state.average["conv1"]["kernel"], average, rtol=1e-5, atol=1e-6)
+  assert state.eval_params is state.average
+
+
+def test_weight_average_off_by_default_and_checked():
+  model = WyseClassifier(n_classes=3, n_aux_classes=0, conv_features=(4, 2), dense_features=4)
+  state = steps.init_state(model, optax.sgd(0.1), jax.random.key(0), (12, 5))
+  assert state.average is None and state.eval_params is state.params
+  with pytest.raises(ValueError, match="ema_decay must be in"):
+    steps.init_state(model, optax.sgd(0.1), jax.random.key(0), (12, 5), ema_decay=1.0)

@@ -46,6 +46,27 @@ def test_resume_reaches_the_same_parameters(fake, tmp_path):
   assert module.apply({"params": params}, x)[0].shape == (2, 50)
 
 
+def test_weight_average_is_resumed_evaluated_and_exported(fake, tmp_path):
+  c = tiny_config(fake, ema_decay=0.5, num_epochs=2)
+  straight = train.train_and_evaluate(c, tmp_path / "a", log=lambda s: None)
+  train.train_and_evaluate(c, tmp_path / "b", log=lambda s: None, stop_after_epoch=1)
+  resumed = train.train_and_evaluate(c, tmp_path / "b", log=lambda s: None)
+  for name in ("params", "average"):
+    jax.tree.map(lambda p, q: np.testing.assert_array_equal(np.asarray(p), np.asarray(q)),
+                 getattr(straight["state"], name), getattr(resumed["state"], name))
+  assert not np.allclose(straight["state"].average["conv1"]["kernel"],
+                         straight["state"].params["conv1"]["kernel"])
+  # The selected epoch's exported weights are the average; on the last epoch, today's average.
+  _, params, prov = pretrained.load_wyse(tmp_path / "a" / "best.msgpack")
+  if prov["selected_epoch"] == 2:
+    jax.tree.map(lambda p, q: np.testing.assert_array_equal(np.asarray(p), np.asarray(q)),
+                 params, jax.device_get(straight["state"].average))
+  metrics = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+  history = [json.loads(line) for line in metrics]
+  assert history[-1]["val_accuracy"] == pytest.approx(_accuracy(
+      straight["state"].average, straight["splits"], c))
+
+
 def test_standardised_representation_and_no_aux(fake, tmp_path):
   c = tiny_config(fake, aux_weight=0.0, standardize=True)
   c.features.representation = "mfcc"
@@ -112,3 +133,10 @@ def test_default_command_is_this_process_command_line(monkeypatch):
   assert train.default_command().startswith("python -m pytest --seeds=0,1")
   main.__spec__ = None  # run as a script
   assert train.default_command() == "python /x/crossval_classifier.py --seeds=0,1 '--workdir=a b'"
+
+
+def _accuracy(params, data: splits.Splits, config) -> float:
+  """Validation accuracy of ``params``, with numpy argmax over the model's logits."""
+  x, y, _ = data.arrays["val"]
+  logits = steps.make_model(config).apply({"params": params}, jnp.asarray(x), train=False)[0]
+  return float(np.mean(np.asarray(logits).argmax(-1) == y))

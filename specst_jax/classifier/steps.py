@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from flax import struct
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -28,7 +30,29 @@ Batch = dict[str, np.ndarray]
 
 
 class TrainState(train_state.TrainState):
-  """Flax train state (step, params, opt_state)."""
+  """Flax train state (step, params, opt_state) and, when ``ema_decay > 0``, an exponential
+  moving average of the parameters (``average``; ``None`` when off).
+
+  After step ``t`` (1-based) the average moves by ``d_t = min(ema_decay, (1 + t) / (10 + t))``:
+  ``average <- d_t * average + (1 - d_t) * params`` (the warm-up of TensorFlow's
+  ``ExponentialMovingAverage(num_updates=t)``, so early averages do not keep the initial weights).
+  """
+  average: Any = None
+  ema_decay: float = struct.field(pytree_node=False, default=0.0)
+
+  def apply_gradients(self, *, grads, **kwargs) -> TrainState:
+    new = super().apply_gradients(grads=grads, **kwargs)
+    if self.average is None:
+      return new
+    t = new.step.astype(jnp.float32)
+    d = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+    average = jax.tree.map(lambda a, w: d * a + (1.0 - d) * w, self.average, new.params)
+    return new.replace(average=average)
+
+  @property
+  def eval_params(self):
+    """The weights to evaluate and export: the average when kept, else ``params``."""
+    return self.params if self.average is None else self.average
 
 
 # ---------------------------------------------------------------- model and optimiser
@@ -86,13 +110,20 @@ def scale_by_fan_in(reference_layer: str) -> optax.GradientTransformation:
 
 
 def init_state(model: WyseClassifier, tx: optax.GradientTransformation, key: jax.Array,
-               input_shape: tuple[int, int]) -> TrainState:
-  """Initial state for inputs ``[frames, channels]``."""
+               input_shape: tuple[int, int], ema_decay: float = 0.0) -> TrainState:
+  """Initial state for inputs ``[frames, channels]``; ``ema_decay > 0`` keeps a moving
+  average of the weights (:class:`TrainState`)."""
+  if not 0.0 <= ema_decay < 1.0:
+    raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
   x = jnp.zeros((1,) + tuple(input_shape), jnp.float32)
   params = jax.jit(model.init)(key, x)["params"]  # one compile instead of many eager ops
   opt_state = jax.jit(tx.init)(params)
+  # The average starts as a copy: the train step donates the state, and one buffer cannot be
+  # donated twice.
   return TrainState(step=jnp.zeros((), jnp.int32), apply_fn=model.apply, params=params, tx=tx,
-                    opt_state=opt_state)
+                    opt_state=opt_state,
+                    average=jax.tree.map(jnp.copy, params) if ema_decay > 0 else None,
+                    ema_decay=float(ema_decay))
 
 
 # ---------------------------------------------------------------- pure steps

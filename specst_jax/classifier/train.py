@@ -69,8 +69,7 @@ def checkpoint_manager(workdir: Path) -> ocp.CheckpointManager:
 def save_checkpoint(mgr: ocp.CheckpointManager, epoch: int, state: steps.TrainState, meta: dict
                     ) -> None:
   mgr.save(epoch, args=ocp.args.Composite(
-      state=ocp.args.StandardSave({"params": state.params, "opt_state": state.opt_state,
-                                   "step": state.step}),
+      state=ocp.args.StandardSave(_saved(state)),
       meta=ocp.args.JsonSave(meta)))
   mgr.wait_until_finished()
 
@@ -81,12 +80,17 @@ def restore_checkpoint(mgr: ocp.CheckpointManager, state: steps.TrainState
   epoch = mgr.latest_step()
   if epoch is None:
     return None
-  abstract = {"params": state.params, "opt_state": state.opt_state, "step": state.step}
   restored = mgr.restore(epoch, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
-  s = restored["state"]
-  return state.replace(params=s["params"], opt_state=s["opt_state"], step=s["step"]), \
-      restored["meta"]
+      state=ocp.args.StandardRestore(_saved(state)), meta=ocp.args.JsonRestore()))
+  return state.replace(**restored["state"]), restored["meta"]
+
+
+def _saved(state: steps.TrainState) -> dict:
+  """What a checkpoint holds: step, params, optimiser state and the weight average if kept."""
+  saved = {"params": state.params, "opt_state": state.opt_state, "step": state.step}
+  if state.average is not None:
+    saved["average"] = state.average
+  return saved
 
 
 def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
@@ -132,7 +136,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   Each epoch: train, evaluate val and test, checkpoint (orbax), then rewrite
   ``metrics.jsonl`` and ``curves.png``. The epoch with the best *validation*
   accuracy is exported to ``workdir/best.msgpack`` (+ ``best.json``); the test
-  accuracy reported for it was never used for selection.
+  accuracy reported for it was never used for selection. With ``config.ema_decay > 0``
+  (absent: off) the weights evaluated, selected and exported are the moving average of the
+  trained weights (:class:`specst_jax.classifier.steps.TrainState`).
 
   Args:
     stop_after_epoch: stop once this epoch is done (simulates an interrupted run).
@@ -156,7 +162,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   model = steps.make_model(config)
   tx = steps.make_optimizer(config, steps_per_epoch)
   init_key, data_key, step_key = jax.random.split(jax.random.key(config.seed), 3)
-  state = steps.init_state(model, tx, init_key, xtr.shape[1:])
+  state = steps.init_state(model, tx, init_key, xtr.shape[1:], config.get("ema_decay", 0.0))
   mgr = checkpoint_manager(workdir)
   meta = {"epoch": 0, "history": [], "best": None}
   restored = restore_checkpoint(mgr, state)
@@ -187,14 +193,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       x, y, a = splits.arrays[split]
       if len(x):
         record.update({f"{split}_{k}": v for k, v in
-                       splits_lib.evaluate(eval_fn, state.params, x, y, a, eval_bs).items()})
+                       splits_lib.evaluate(eval_fn, state.eval_params, x, y, a, eval_bs).items()})
     record["epoch_seconds"] = round(time.time() - t0, 2)
     meta["history"].append(record)
     meta["epoch"] = epoch
     best = meta["best"]
     if best is None or record.get("val_accuracy", 0.0) > best.get("val_accuracy", 0.0):
       meta["best"] = dict(record)
-      export_model(workdir / "best.msgpack", state.params, splits,
+      export_model(workdir / "best.msgpack", state.eval_params, splits,
                    provenance(config, splits, record, command))
     save_checkpoint(mgr, epoch, state, meta)
     write_history(workdir, meta["history"])
