@@ -22,18 +22,7 @@
 set -u
 OUT=${OUT:-/tmp/device_check}
 mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-# The image's python3 holds its JAX; there may be no plain python there.
-if command -v python3 >/dev/null; then PY=python3; else PY=python; fi
-
-if [ -d .device/wheels ]; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .device/wheels/*.whl >>"$OUT/run.log" 2>&1 \
-    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-if [ -z "${DATA:-}" ]; then
-  if [ -d .device/data ]; then DATA=.device/data; else DATA=../shared/data; fi
-fi
+source experiments/device_env.sh >>"$OUT/run.log" 2>&1  # PY, DATA, the carried wheels
 CLIPS=$(cat "$DATA/esc50_16k/CLIPS_PER_FOLD" 2>/dev/null || echo 0)  # 0: all 400 per fold
 LOG="$OUT/run.log"
 start=$(date +%s)

@@ -11,13 +11,14 @@
 # KINDS.md lists the image). So .device/ holds
 #   wheels/  those packages for CPython 3.12, manylinux x86-64 (device_check.sh installs them
 #            into /tmp/site and puts that on PYTHONPATH);
-#   data/    speech/, rooster/, music/ and an ESC-50 subset: meta/esc50.csv, the first
-#            $CLIPS clips of each fold (the one-epoch timing runs with clips_per_fold=$CLIPS)
-#            and the clips bench_phase names.
+#   data/    speech/, rooster/, music/, the paper's BeingRural spectrogram and an ESC-50
+#            subset: meta/esc50.csv, the first $CLIPS clips of each fold (the epoch timing runs
+#            with clips_per_fold=$CLIPS), the clips bench_phase names, and the fold-5 clips of
+#            the Figure 1 / channel studies' ten classes (so those studies run there too).
 # It prints the size that will travel; keep it under 64 MiB (lower CLIPS if not).
 set -euo pipefail
 SHARED=${SHARED:-../shared/data}
-CLIPS=${CLIPS:-24}
+CLIPS=${CLIPS:-16}
 D=.device
 rm -rf "$D"
 mkdir -p "$D/wheels" "$D/data/esc50_16k/meta" "$D/data/esc50_16k/audio"
@@ -33,6 +34,8 @@ python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
   | { grep -v "is ignored" || true; }
 
 cp -r "$SHARED/speech" "$SHARED/rooster" "$SHARED/music" "$D/data/"
+mkdir -p "$D/data/wyse_audioST"  # the paper's own pair (Figure 1): its speech spectrogram
+cp "$SHARED/wyse_audioST/BeingRural5.0.tif" "$D/data/wyse_audioST/"
 cp "$SHARED/esc50_16k/meta/esc50.csv" "$D/data/esc50_16k/meta/"
 python - "$SHARED/esc50_16k" "$D/data/esc50_16k" "$CLIPS" <<'EOF'
 import re
@@ -41,15 +44,21 @@ import sys
 from pathlib import Path
 
 from specst_jax.classifier import esc50
+from specst_jax.studies import pairs
 
 src, dst, clips = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 kept = esc50.first_per_fold(esc50.read_metadata(src), clips)
 paths = [str(p) for p in esc50.resolve_paths(src, kept)]
 named = re.findall(r"esc50_16k/audio/([\w.-]+)", Path("experiments/bench_phase.py").read_text())
 paths += [str(src / "audio" / n) for n in named]
+# The Figure 1 and channel studies' pairs: fold-5 clips of their style and content classes.
+classes = set(pairs.STYLE_CLASSES) | set(pairs.CONTENT_CLASSES)
+fold5 = [c for c in esc50.read_metadata(src) if c.fold == pairs.FOLD and c.category in classes]
+paths += [str(p) for p in esc50.resolve_paths(src, fold5)]
 for p in sorted(set(paths)):
   shutil.copy(p, dst / "audio")
-print(f"ESC-50 subset: {len(set(paths))} clips ({clips} per fold + bench_phase's)")
+print(f"ESC-50 subset: {len(set(paths))} clips ({clips} per fold, bench_phase's, and the "
+      f"studies' {len(fold5)} fold-{pairs.FOLD} clips)")
 EOF
 echo "$CLIPS" > "$D/data/esc50_16k/CLIPS_PER_FOLD"
 
