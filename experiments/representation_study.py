@@ -6,6 +6,10 @@
   python -m experiments.representation_study \
       --workdir=experiments/results/representation_study \
       --representations=unit_db --centre=both --seeds=0,1 --report=centre
+  # a report of finished runs only (never trains; an unfinished run is an error)
+  python -m experiments.representation_study \
+      --workdir=experiments/results/representation_study --folds=1,2,3 --seeds=0,1 \
+      --report_only --report=folds123
 
 The recipe is ``--config`` (default ``experiments/configs/representation_study.py``, fixed
 before the study); rows differ only in the input. Each row is cross-validated in
@@ -45,6 +49,9 @@ _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Seeds per fold (paired across r
 _REPORT = flags.DEFINE_string("report", "study",
                               "Name of the report files in workdir (REPORT.json, REPORT.md), so "
                               "several studies can share rows (e.g. --centre=both).")
+_REPORT_ONLY = flags.DEFINE_bool("report_only", False,
+                                 "Report finished runs only: an unfinished one is an error, "
+                                 "never trained (safe beside a running study).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -60,7 +67,8 @@ def main(argv):
                                    baseline=_BASELINE.value)
     result = study.run_study(rows, comparisons, _WORKDIR.value, _FOLDS.value, _SEEDS.value,
                              log=logging.info, command=command,
-                             recipe=config_flags.get_config_filename(flags.FLAGS["config"]))
+                             recipe=config_flags.get_config_filename(flags.FLAGS["config"]),
+                             train_missing=not _REPORT_ONLY.value)
   except (esc50.DataError, ValueError) as e:  # OutputError is a ValueError
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

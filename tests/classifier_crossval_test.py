@@ -166,6 +166,15 @@ def test_a_scored_run_needs_only_its_small_files(fake, tmp_path, monkeypatch):
   again = cv.crossvalidate(c, tmp_path / "b", folds=[5], seeds=[0, 1], log=lambda s: None)
   for key in ("members", "ensemble", "ensemble_by_size", "targets", "predictions", "runs"):
     assert again["folds"][0][key] == full["folds"][0][key], key
+  # A report of finished runs only gives the same result and refuses an unfinished run
+  # before anything is trained or written.
+  report = cv.crossvalidate(c, tmp_path / "b", folds=[5], seeds=[0, 1], log=lambda s: None,
+                            train_missing=False)
+  assert report["folds"][0]["members"] == full["folds"][0]["members"]
+  with pytest.raises(ValueError, match=r"fold 5 seed 2: not finished .*test_scores.npz"):
+    cv.crossvalidate(c, tmp_path / "b", folds=[5], seeds=[0, 1, 2], log=lambda s: None,
+                     train_missing=False)
+  assert not cv.run_dir(tmp_path / "b", 5, 2).exists()
   # The score file is the run's selected epoch on its test fold, as evaluate_classifier has it.
   with np.load(cv.run_dir(tmp_path / "a", 5, 0) / cv.SCORES) as z:
     assert int(z["fold"]) == 5 and z["probabilities"].shape[0] == 8

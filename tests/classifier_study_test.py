@@ -154,3 +154,10 @@ def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
   out = subprocess.run(base + ["--config.num_epochs=3"], cwd=REPO, capture_output=True,
                        text=True, timeout=600, env=env)
   assert out.returncode == 1 and "num_epochs" in out.stderr and "Protocol:" in out.stderr
+  # --report_only never trains: a seed that has not run is named, and nothing is written.
+  out = subprocess.run(base[:-1] + ["--seeds=0,1,2", "--config.num_epochs=2", "--report_only",
+                                    "--report=partial"],
+                       cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+  assert out.returncode == 1 and "fold 5 seed 2: not finished" in out.stderr
+  assert not (tmp_path / "partial.json").exists()
+  assert not crossval.run_dir(tmp_path / "unit_db", 5, 2).exists()

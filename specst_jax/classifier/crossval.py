@@ -161,7 +161,7 @@ def fold_config(config: ml_collections.ConfigDict, fold: int, seed: int
 def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds, seeds,
                   log=print, command: str | None = None, *, members: str = "all",
                   epoch: str = "val_accuracy", recipe: str | None = None,
-                  allow_clip_validation: bool = False) -> dict:
+                  allow_clip_validation: bool = False, train_missing: bool = True) -> dict:
   """Trains the missing runs, then scores each fold's members and ensemble (once, at the end).
 
   Args:
@@ -171,6 +171,9 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
       recorded with the result.
     allow_clip_validation: score a config whose validation clips are not whole source
       recordings (:func:`check_config`; recorded).
+    train_missing: ``False`` reports finished runs only: an unfinished run (no score file) is
+      an error, raised before anything is computed, instead of being trained (a report made
+      beside a running study cannot start a second training of the same run).
 
   Returns ``{"folds": [{"fold", "members", "member_mean", "ensemble", "ensemble_by_size",
   "ensemble_seeds", "runs", "targets", "predictions"}, ...], "member_accuracy": [mean, sd over
@@ -182,6 +185,7 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
   Raises:
     ProtocolError: a selection by test accuracy, a leaky validation split, or an existing run
       with another recipe.
+    ValueError: bad folds or seeds, or an unfinished run with ``train_missing=False``.
   """
   selection = check_selection(epoch, members)
   check_config(config, allow_clip_validation)
@@ -192,6 +196,9 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
   configs = {(k, s): fold_config(config, k, s) for k in folds for s in seeds}
   for (k, s), c in configs.items():
     check_existing_run(run_dir(workdir, k, s), c)
+    if not train_missing and not (run_dir(workdir, k, s) / SCORES).exists():
+      raise ValueError(f"fold {k} seed {s}: not finished ({run_dir(workdir, k, s)} has no "
+                       f"{SCORES}); train it first, or leave it out of the folds and seeds")
   cache_dir = config.get("cache_dir") or None
   batch_size = config.get("eval_batch_size", 50)
   for (k, s), c in configs.items():

@@ -91,8 +91,11 @@ def plan(recipe: ml_collections.ConfigDict, representations: Sequence[str], *,
 def run_study(rows: Sequence[Row], comparisons: Sequence[tuple[str, str]], workdir: str | Path,
               folds: Sequence[int], seeds: Sequence[int], *, log: Callable[[str], None] = print,
               command: str | None = None, recipe: str | None = None,
-              n_resamples: int = stats.DEFAULT_RESAMPLES) -> dict:
+              n_resamples: int = stats.DEFAULT_RESAMPLES, train_missing: bool = True) -> dict:
   """Cross-validates every row (missing runs only) and summarises them.
+
+  With ``train_missing=False`` it reports finished runs only (an unfinished one is a
+  ``ValueError``, see :func:`specst_jax.classifier.crossval.crossvalidate`).
 
   Each row lives in ``workdir/<row name>/`` (runs ``foldK_seedS``, its ``crossval.json``) and
   gets ``workdir/curves_<row name>.png``. Returns the study record (see :func:`markdown`):
@@ -112,7 +115,7 @@ def run_study(rows: Sequence[Row], comparisons: Sequence[tuple[str, str]], workd
     log(f"study row {r.name}: {workdir / r.name}")
     res = crossval.crossvalidate(r.config, workdir / r.name, folds, seeds, log=log,
                                  command=command and f"{command} (row {r.name})",
-                                 recipe=recipe)
+                                 recipe=recipe, train_missing=train_missing)
     files.write_json(workdir / r.name / "crossval.json", res)
     results[r.name] = res
     plot_curves(workdir / r.name, res, workdir / f"curves_{r.name}.png", title=r.name)
