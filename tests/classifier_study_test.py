@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
 
 from experiments.configs import representation_study as recipe_config  # noqa: E402
+from experiments.configs import single_net  # noqa: E402
 from specst_jax import features as features_lib  # noqa: E402
 from specst_jax.classifier import crossval, study  # noqa: E402
 from specst_jax.classifier.features import FeatureConfig, load_dataset  # noqa: E402
@@ -66,6 +67,23 @@ def test_study_recipe_is_the_fixed_one():
                         ("log_mel_deltas", 256)):
     cfg = FeatureConfig.from_config(recipe_config.get_config(rep))
     assert (cfg.n_frames, cfg.n_channels) == (155, channels)
+
+
+@pytest.mark.parametrize("arg", ["unit_db", "log_mel_deltas,centred"])
+def test_the_preregistered_single_net_is_the_study_recipe_plus_three_changes(arg):
+  """conv1 2048, weight averaging 0.999, 80 epochs (and centring when asked): nothing else."""
+  got = single_net.get_config(arg).to_dict()
+  want = recipe_config.get_config(arg.split(",")[0]).to_dict()
+  assert got["model"].pop("conv_features") == (2048, 64)
+  assert want["model"].pop("conv_features") == (512, 64)
+  assert got.pop("ema_decay") == 0.999 and "ema_decay" not in want
+  assert (got.pop("num_epochs"), want.pop("num_epochs")) == (80, 60)
+  assert got["features"].pop("center") is arg.endswith(",centred")
+  want["features"].pop("center")
+  assert got == want
+  crossval.check_config(single_net.get_config(arg))
+  with pytest.raises(ValueError, match="REP,centred"):
+    single_net.get_config("unit_db,wide")
 
 
 def test_logfreq_features_match_a_numpy_twin(fake):
