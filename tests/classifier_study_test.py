@@ -179,3 +179,11 @@ def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
   assert out.returncode == 1 and "fold 5 seed 2: not finished" in out.stderr
   assert not (tmp_path / "partial.json").exists()
   assert not crossval.run_dir(tmp_path / "unit_db", 5, 2).exists()
+  # A report is written as a set: with the second row unfinished, not even the first row's
+  # crossval.json or curves are rewritten.
+  (crossval.run_dir(tmp_path / "logfreq", 5, 1) / crossval.SCORES).unlink()
+  kept = {p: p.stat().st_mtime_ns for p in tmp_path.glob("unit_db/crossval.json")}
+  kept |= {p: p.stat().st_mtime_ns for p in tmp_path.glob("curves_*.png")}
+  with pytest.raises(ValueError, match="row logfreq: fold 5 seed 1: not finished"):
+    study.run_study(rows, comps, tmp_path, folds, seeds, log=lambda s: None, train_missing=False)
+  assert len(kept) == 3 and {p: p.stat().st_mtime_ns for p in kept} == kept

@@ -158,6 +158,17 @@ def fold_config(config: ml_collections.ConfigDict, fold: int, seed: int
   return c
 
 
+def check_finished(workdir: str | Path, folds, seeds) -> None:
+  """Raises ``ValueError`` naming the first run of ``folds x seeds`` in ``workdir`` that is not
+  finished (has no score file)."""
+  for k in folds:
+    for s in seeds:
+      path = run_dir(workdir, int(k), int(s))
+      if not (path / SCORES).exists():
+        raise ValueError(f"fold {k} seed {s}: not finished ({path} has no {SCORES}); train it "
+                         "first, or leave it out of the folds and seeds")
+
+
 def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds, seeds,
                   log=print, command: str | None = None, *, members: str = "all",
                   epoch: str = "val_accuracy", recipe: str | None = None,
@@ -196,9 +207,8 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
   configs = {(k, s): fold_config(config, k, s) for k in folds for s in seeds}
   for (k, s), c in configs.items():
     check_existing_run(run_dir(workdir, k, s), c)
-    if not train_missing and not (run_dir(workdir, k, s) / SCORES).exists():
-      raise ValueError(f"fold {k} seed {s}: not finished ({run_dir(workdir, k, s)} has no "
-                       f"{SCORES}); train it first, or leave it out of the folds and seeds")
+  if not train_missing:
+    check_finished(workdir, folds, seeds)
   cache_dir = config.get("cache_dir") or None
   batch_size = config.get("eval_batch_size", 50)
   for (k, s), c in configs.items():

@@ -110,6 +110,12 @@ def run_study(rows: Sequence[Row], comparisons: Sequence[tuple[str, str]], workd
   epochs = {r.config.num_epochs for r in rows}
   if len(epochs) != 1:
     raise ValueError(f"rows must train for equal epochs, got {sorted(epochs)}")
+  if not train_missing:  # every row checked before any row's files are written
+    for r in rows:
+      try:
+        crossval.check_finished(workdir / r.name, folds, seeds)
+      except ValueError as e:
+        raise ValueError(f"row {r.name}: {e}") from None
   results = {}
   for r in rows:
     log(f"study row {r.name}: {workdir / r.name}")
