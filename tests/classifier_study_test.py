@@ -119,6 +119,9 @@ def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
     m = np.mean(r["fold_accuracy"])
     assert r["accuracy"] == pytest.approx([m, 0.0])  # one fold: sd 0 (crossval.mean_and_sd)
     assert r["runs"] == 2 and r["epochs"] == [2] * 2 and r["seconds_per_epoch"] > 0
+    assert r["val_accuracy"] == pytest.approx(np.mean(
+        [json.loads((crossval.run_dir(tmp_path / r["name"], k, s) / "best.json").read_text())
+         ["val_accuracy"] for k in folds for s in seeds]))
     assert r["channels"] == (71 if r["name"] == "logfreq" else 33)
     assert (tmp_path / f"curves_{r['name']}.png").stat().st_size > 0
     for f in cv["folds"]:
@@ -147,6 +150,7 @@ def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
                                                              for x in pc["classes"])
   text = study.markdown(res)
   assert "| unit_db | " in text and "(baseline)" in text and "vs unit_db" in text
+  assert f"| {100 * res['rows'][0]['val_accuracy']:.2f} | (baseline) |" in text
   assert "Per-class accuracy (%), logfreq against unit_db" in text
 
   # Rerunning (here through the CLI, the recipe given as flags) trains nothing and gives the

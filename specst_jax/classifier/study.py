@@ -153,7 +153,9 @@ def run_accuracies(result: dict) -> tuple[list[float], list[str]]:
 
 
 def summarise_row(row: Row, result: dict) -> dict:
-  """A row's accuracies (single model per fold, mean +- sd over folds, ensemble) and compute."""
+  """A row's accuracies (single model per fold, mean +- sd over folds, ensemble), the mean
+  validation accuracy of its runs' selected epochs (``val_accuracy``: what a later choice
+  between inputs may use; never the test accuracy) and compute."""
   fcfg = FeatureConfig.from_config(row.config)
   runs = [run for f in result["folds"] for run in f["runs"]]
   per_epoch = [r["epoch_seconds_median"] for r in runs if r["epoch_seconds_median"] is not None]
@@ -164,6 +166,7 @@ def summarise_row(row: Row, result: dict) -> dict:
           "fold_accuracy": [f["member_mean"] for f in result["folds"]],
           "fold_ensemble": [f["ensemble"] for f in result["folds"]],
           "accuracy": result["member_accuracy"], "ensemble_accuracy": result["ensemble_accuracy"],
+          "val_accuracy": float(np.mean([r["val_accuracy"] for r in runs])) if runs else None,
           "runs": len(runs), "epochs": [r["epochs"] for r in runs],
           "selected_epochs": [r["selected_epoch"] for r in runs],
           "seconds_per_epoch": float(np.median(per_epoch)) if per_epoch else None,
@@ -268,7 +271,7 @@ def markdown(study: dict, top_classes: int = 8) -> str:
   comp_of = {c["a"]: c for c in study["comparisons"]}
   base = {c["b"] for c in study["comparisons"]}
   head = ["input", "frames x channels", *(f"fold {k}" for k in folds), "**mean ± sd**",
-          f"ensemble of {len(study['seeds'])}", "A - B (pairs fold x seed) [95 % CI]",
+          f"ensemble of {len(study['seeds'])}", "validation", "A - B (pairs fold x seed) [95 % CI]",
           "verdict", "s / epoch", "compute (h)"]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in study["rows"]:
@@ -282,11 +285,15 @@ def markdown(study: dict, top_classes: int = 8) -> str:
     spe = "" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"
     tot = "" if r["total_seconds"] is None else f"{r['total_seconds'] / 3600:.2f}"
     (m, sd), (e, esd) = r["accuracy"], r["ensemble_accuracy"]
+    val = "" if r.get("val_accuracy") is None else _pct(r["val_accuracy"])
     cells = [r["name"], f"{r['frames']} x {r['channels']}", *map(_pct, r["fold_accuracy"]),
-             f"**{_pct(m)} ± {_pct(sd)}**", f"{_pct(e)} ± {_pct(esd)}", diff, verdict, spe, tot]
+             f"**{_pct(m)} ± {_pct(sd)}**", f"{_pct(e)} ± {_pct(esd)}", val, diff, verdict,
+             spe, tot]
     lines.append("| " + " | ".join(cells) + " |")
   lines += ["", f"{study['num_epochs']} epochs per run, folds {folds}, seeds {study['seeds']}; "
             "fold columns: single-model test accuracy (%), mean over seeds; sd over folds. "
+            "Validation: mean validation accuracy (%) of each run's selected epoch (held-out "
+            "recordings of the training folds; the only column a later choice may use). "
             "Intervals: percentile bootstrap over fold x seed pairs "
             "(specst_jax.studies.stats); with folds only as pairs (seeds averaged): "
             + "; ".join(f"{c['a']} - {c['b']} "
