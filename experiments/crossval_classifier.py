@@ -12,7 +12,9 @@ scores each fold's selected epochs on fold K alone and as an ensemble
 git commit. Protocol: every choice is made on validation data of the training folds (whole
 source recordings); a selection by test accuracy (e.g. ``--members=test_top:2``), a config
 without ``srcval`` (unless ``--allow_clip_validation``) or a finished run of another recipe in
-the work directory is an error naming the rule.
+the work directory is an error naming the rule. ``--report_only`` scores finished runs only
+(an unfinished one is an error that names it, raised before anything is trained or written),
+e.g. the folds done so far of a cross-validation that is still training.
 """
 
 import sys
@@ -36,6 +38,9 @@ _MEMBERS = flags.DEFINE_string("members", "all",
 _ALLOW_CLIP_VAL = flags.DEFINE_bool(
     "allow_clip_validation", False,
     "Score a config whose validation clips share recordings with training (old runs).")
+_REPORT_ONLY = flags.DEFINE_bool("report_only", False,
+                                 "Report finished runs only: an unfinished one is an error, "
+                                 "never trained (safe beside a running cross-validation).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -51,7 +56,7 @@ def main(argv):
         _CONFIG.value, _WORKDIR.value, _FOLDS.value, _SEEDS.value, log=logging.info,
         command=command, members=_MEMBERS.value, epoch=_EPOCH.value,
         recipe=config_flags.get_config_filename(flags.FLAGS["config"]),
-        allow_clip_validation=_ALLOW_CLIP_VAL.value)
+        allow_clip_validation=_ALLOW_CLIP_VAL.value, train_missing=not _REPORT_ONLY.value)
   except (esc50.DataError, ValueError) as e:  # OutputError is a ValueError
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -135,6 +135,20 @@ def test_cli_refuses_test_selection_before_training(fake, tmp_path):
   assert not (tmp_path / "cv").exists()
 
 
+def test_cli_report_only_never_trains(fake, tmp_path):
+  repo = Path(__file__).resolve().parents[1]
+  out = subprocess.run(
+      [sys.executable, "-m", "experiments.crossval_classifier",
+       "--config=experiments/configs/tiny.py", f"--config.data_dir={fake[0]}",
+       "--config.val_by_source=True", f"--workdir={tmp_path / 'cv'}", "--folds=5",
+       "--report_only"],
+      cwd=repo, capture_output=True, text=True, timeout=300,
+      env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  assert out.returncode == 1 and "fold 5 seed 0: not finished" in out.stderr
+  assert not cv.run_dir(tmp_path / "cv", 5, 0).exists()
+  assert not (tmp_path / "cv" / "crossval.json").exists()
+
+
 def evaluate_classifier_ensemble(paths, config, fold) -> float:
   """Mean-softmax ensemble accuracy, computed here with numpy from each file's logits."""
   probs, targets = [], None
