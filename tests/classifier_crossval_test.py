@@ -197,3 +197,44 @@ def test_a_scored_run_needs_only_its_small_files(fake, tmp_path, monkeypatch):
   assert full["folds"][0]["members"][0] == pytest.approx(single)
   with pytest.raises(ValueError, match="scores fold 5, not test fold 4"):
     cv.score_run(cv.run_dir(tmp_path / "b", 5, 0), c.data_dir, 4, None, 8)
+
+
+def test_ship_a_cross_validated_run(fake, tmp_path):
+  """experiments.ship_classifier copies fold 5's selected epoch unchanged, with the fold-5
+  accuracy of its score file and the 5-fold result; a partial study is refused, nothing written."""
+  c = tiny_config(fake, aux_weight=0.0, num_epochs=1, val_by_source=True)
+  work, weights = tmp_path / "work", tmp_path / "weights"
+
+  def ship():
+    return subprocess.run([sys.executable, "-m", "experiments.ship_classifier",
+                           f"--workdir={work}", "--name=single", f"--weights_dir={weights}"],
+                          capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1],
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+
+  partial = cv.crossvalidate(c, work, folds=[5], seeds=[0], log=lambda s: None)
+  files.write_json(work / "crossval.json", partial)
+  r = ship()
+  assert r.returncode == 1 and "covers folds [5]; shipping needs all of [1, 2, 3, 4, 5]" in r.stderr
+  assert not weights.exists()
+  result = cv.crossvalidate(c, work, folds=cv.ALL_FOLDS, seeds=[0], log=lambda s: None)
+  files.write_json(work / "crossval.json", result)
+  r = ship()
+  assert r.returncode == 0, r.stderr[-2000:]
+  assert sorted(p.name for p in weights.iterdir()) == ["single.json", "single.msgpack"]
+  run = cv.run_dir(work, 5, 0)
+  assert (weights / "single.msgpack").read_bytes() == (run / "best.msgpack").read_bytes()
+  _, _, prov = pretrained.load_wyse(weights / "single.msgpack")
+  assert prov["test_folds"] == [5] and prov["train_folds"] == [1, 2, 3, 4]
+  assert prov["test_accuracy"] == pytest.approx(
+      evaluate_classifier_ensemble([weights / "single.msgpack"], c, 5))
+  shipped = prov["crossval"]
+  assert shipped["accuracy_per_fold"] == [f["members"][0] for f in result["folds"]]
+  assert shipped["accuracy"] == pytest.approx(result["member_accuracy"])
+  assert shipped["selection"] == result["selection"] and shipped["run"] == "fold5_seed0"
+  assert f"fold 5 {100 * prov['test_accuracy']:.2f} %" in r.stdout
+  # A crossval.json that disagrees with the run's score file is refused.
+  result["folds"][4]["members"][0] += 0.5
+  files.write_json(work / "crossval.json", result)
+  r = ship()
+  assert r.returncode == 1 and "report it again" in r.stderr

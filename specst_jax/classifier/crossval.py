@@ -352,3 +352,46 @@ def table(result: dict) -> str:
               f"{result['selection']['member_rule']}; test: {result['selection']['test']}. "
               f"Validation: {result.get('validation')}. Commit {result.get('git_commit')}."]
   return "\n".join(lines)
+
+
+def shipped_provenance(workdir: str | Path, seed: int = 0, fold: int = 5) -> dict:
+  """The provenance of a cross-validated run shipped as weights: its ``best.json`` with the
+  test accuracy it scored once (``test_scores.npz``) and the cross-validation it belongs to.
+
+  The shipped file is the run whose test fold is ``fold`` (the other shipped files are all
+  trained on folds 1-4 and tested on 5); ``crossval`` records the 5-fold result of its recipe
+  (every fold's accuracy for ``seed``, their mean and sd), the selection rule and git commit
+  of ``workdir/crossval.json``, and where the run lives.
+
+  Raises:
+    ValueError: the run is unfinished, ``crossval.json`` is missing, does not cover every
+      fold for ``seed``, or disagrees with the run's own score file.
+  """
+  workdir = Path(workdir)
+  path = run_dir(workdir, fold, seed)
+  check_finished(workdir, [fold], [seed])
+  summary_path = workdir / "crossval.json"
+  if not summary_path.is_file():
+    raise ValueError(f"{summary_path}: missing; report the cross-validation first "
+                     "(crossval_classifier --report_only)")
+  summary = json.loads(summary_path.read_text())
+  by_fold = {r["fold"]: r for r in summary["folds"]}
+  if sorted(by_fold) != list(ALL_FOLDS) or any(seed not in [run["seed"] for run in r["runs"]]
+                                               for r in by_fold.values()):
+    raise ValueError(f"{summary_path}: covers folds {sorted(by_fold)}; shipping needs all of "
+                     f"{list(ALL_FOLDS)} for seed {seed}")
+  with np.load(path / SCORES) as z:
+    accuracy = float(np.mean(z["probabilities"].argmax(-1) == z["targets"]))
+  per_fold = [by_fold[k]["members"][[run["seed"] for run in by_fold[k]["runs"]].index(seed)]
+              for k in ALL_FOLDS]
+  if abs(per_fold[fold - 1] - accuracy) > 1e-9:
+    raise ValueError(f"{summary_path}: fold {fold} seed {seed} records {per_fold[fold - 1]}, "
+                     f"but {path / SCORES} scores {accuracy}; report it again")
+  provenance = json.loads((path / "best.json").read_text())
+  provenance["test_accuracy"] = accuracy
+  provenance["crossval"] = {
+      "folds": list(ALL_FOLDS), "seed": seed, "accuracy_per_fold": per_fold,
+      "accuracy": mean_and_sd(per_fold), "selection": summary["selection"],
+      "protocol": summary["protocol"], "recipe": summary["recipe"],
+      "git_commit": summary["git_commit"], "workdir": str(workdir), "run": path.name}
+  return provenance
