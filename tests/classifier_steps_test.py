@@ -65,6 +65,37 @@ def test_mixup_loss_mixes_inputs_and_both_cross_entropies(jit):
 
 
 @JIT
+def test_soft_target_loss_is_cross_entropy_against_the_mixed_targets(jit):
+  """Distillation: CE(p, softmax(logits)) in numpy, mixup mixing the targets as it mixes the
+  labels; one-hot targets give exactly the label loss."""
+  model = WyseClassifier(n_classes=5, n_aux_classes=0, conv_features=(4, 2), dense_features=4,
+                         head_input="meanmax")
+  x = jax.random.normal(jax.random.key(0), (4, 12, 7))
+  params = model.init(jax.random.key(1), x)["params"]
+  y = np.array([0, 1, 2, 3])
+  p = np.asarray(jax.nn.softmax(jax.random.normal(jax.random.key(2), (4, 5))), np.float32)
+  batch = {"x": x, "y": jnp.asarray(y), "aux": jnp.zeros(4, jnp.int32),
+           "w": jnp.array([1, 1, 1, 0], jnp.float32), "p": jnp.asarray(p)}
+  lam, perm = jnp.float32(0.3), jnp.array([2, 3, 1, 0])
+  fn = lambda b, mix: steps.loss_and_metrics(params, b, None, model=model,  # noqa
+                                                aux_weight=0.0, train=False, mixup=mix)
+  run = jax.jit(fn) if jit else fn
+  loss, m = run(batch, (lam, perm))
+  logits = np.asarray(model.apply({"params": params}, 0.3 * x + 0.7 * x[np.asarray(perm)])[0],
+                      np.float64)
+  log_q = logits - logits.max(-1, keepdims=True)
+  log_q -= np.log(np.exp(log_q).sum(-1, keepdims=True))
+  target = 0.3 * p + 0.7 * p[np.asarray(perm)]
+  ce = -(target * log_q).sum(-1)
+  w = np.array([1, 1, 1, 0])
+  np.testing.assert_allclose(loss, np.sum(w * ce) / 3, rtol=1e-5)
+  assert m["correct"] == np.sum(w * (logits.argmax(-1) == y))
+  onehot = dict(batch, p=jnp.asarray(np.eye(5, dtype=np.float32)[y]))
+  labels = {k: v for k, v in batch.items() if k != "p"}
+  np.testing.assert_allclose(run(onehot, None)[0], run(labels, None)[0], rtol=1e-6)
+
+
+@JIT
 def test_augment_rolls_each_example_and_masks_bands(jit):
   x = jnp.arange(3 * 10 * 6, dtype=jnp.float32).reshape(3, 10, 6) + 1.0
   key = jax.random.key(3)

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
 
+from experiments.configs import distilled, single_net  # noqa: E402
 from experiments.configs import representation_study as recipe_config  # noqa: E402
-from experiments.configs import single_net  # noqa: E402
 from specst_jax import features as features_lib  # noqa: E402
 from specst_jax.classifier import crossval, study  # noqa: E402
 from specst_jax.classifier.features import FeatureConfig, load_dataset  # noqa: E402
@@ -84,6 +84,19 @@ def test_the_preregistered_single_net_is_the_study_recipe_plus_three_changes(arg
   crossval.check_config(single_net.get_config(arg))
   with pytest.raises(ValueError, match="REP,centred"):
     single_net.get_config("unit_db,wide")
+
+
+@pytest.mark.parametrize("rep", ["log_mel_deltas", "unit_db"])
+def test_the_preregistered_distilled_net_is_the_study_recipe_plus_teachers(rep):
+  """One change: soft targets from the study's three best-validated inputs, same fold and seed."""
+  got = distilled.get_config(rep).to_dict()
+  want = recipe_config.get_config(rep).to_dict()
+  teach = got.pop("distill")
+  assert got == want and teach["weight"] == 0.7
+  assert [t.format(fold=3, seed=0) for t in teach["teachers"]] == [
+      f"experiments/results/representation_study/{r}/fold3_seed0"
+      for r in ("log_mel_deltas", "logfreq", "log_mel")]
+  crossval.check_config(distilled.get_config(rep))
 
 
 def test_logfreq_features_match_a_numpy_twin(fake):

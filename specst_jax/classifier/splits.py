@@ -25,7 +25,7 @@ from specst_jax.classifier.steps import Batch
 @dataclasses.dataclass
 class Splits:
   """Host arrays per split (``train``, ``val``, ``test``): ``(x, y, aux)``, plus normaliser;
-  ``indices`` gives each split's rows of ``esc50.read_metadata``."""
+  ``indices`` gives each split's rows of the loaded clips and ``stems`` their file names."""
 
   arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
   centroid_edges: np.ndarray
@@ -34,6 +34,7 @@ class Splits:
   feature_config: FeatureConfig
   class_names: list[str]
   indices: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  stems: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def fit_standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +79,8 @@ def prepare_splits(config: ml_collections.ConfigDict, log: Callable[[str], None]
             for name, idx in indices.items()}
   log(f"clips: train {len(train_idx)}, val {len(val_idx)}, test {len(test_idx)}; "
       f"input {fcfg.n_frames} frames x {fcfg.n_channels} channels")
-  return Splits(arrays, edges, mean, std, fcfg, esc50.class_names(ds.clips), indices)
+  stems = {name: [ds.clips[i].stem for i in idx] for name, idx in indices.items()}
+  return Splits(arrays, edges, mean, std, fcfg, esc50.class_names(ds.clips), indices, stems)
 
 
 def epoch_order(n: int, key: jax.Array, epoch: int) -> np.ndarray:
@@ -92,9 +94,11 @@ def _permutation(key: jax.Array, epoch: int, n: int) -> jax.Array:
 
 
 def iterate_batches(x: np.ndarray, y: np.ndarray, aux: np.ndarray, batch_size: int,
-                    order: np.ndarray | None = None, *, drop_last: bool) -> Iterator[Batch]:
+                    order: np.ndarray | None = None, *, drop_last: bool,
+                    soft: np.ndarray | None = None) -> Iterator[Batch]:
   """Batches in ``order`` (default sequential); the last one is padded with ``w = 0``
-  unless ``drop_last``."""
+  unless ``drop_last``. ``soft`` (``[examples, classes]`` soft targets, e.g. distillation's)
+  adds ``"p"`` to each batch."""
   order = np.arange(len(x)) if order is None else order
   stop = len(order) - len(order) % batch_size if drop_last else len(order)
   for start in range(0, stop, batch_size):
@@ -103,6 +107,8 @@ def iterate_batches(x: np.ndarray, y: np.ndarray, aux: np.ndarray, batch_size: i
     pad = batch_size - n
     b = {"x": np.asarray(x[idx], np.float32), "y": y[idx].astype(np.int32),
          "aux": aux[idx].astype(np.int32), "w": np.ones(n, np.float32)}
+    if soft is not None:
+      b["p"] = np.asarray(soft[idx], np.float32)
     if pad:
       b = {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in b.items()}
     yield b

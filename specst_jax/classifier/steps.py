@@ -186,7 +186,9 @@ def loss_and_metrics(params, batch: Batch, key: jax.Array | None, *, model: Wyse
   """Weighted mean of ``CE(class) + aux_weight * CE(aux)``, plus summed metrics.
 
   ``mixup = (lam, perm)`` feeds ``lam * x + (1 - lam) * x[perm]`` and mixes both
-  cross-entropies the same way (metrics then count the unmixed labels).
+  cross-entropies the same way (metrics then count the unmixed labels). A batch with soft
+  targets ``"p"`` ``[batch, classes]`` (distillation) takes the class cross-entropy against
+  them instead of the labels ``"y"`` (accuracy still counts ``"y"``).
   Returns ``(loss, metrics)``; metrics hold sums over the real (``w > 0``) examples:
   ``loss``, ``correct``, ``aux_correct`` and ``count``, so they add across batches.
   """
@@ -206,7 +208,13 @@ def loss_and_metrics(params, batch: Batch, key: jax.Array | None, *, model: Wyse
     return lam * ce + (1.0 - lam) * optax.softmax_cross_entropy_with_integer_labels(
         z, labels[perm])
 
-  ce = cross_entropy(logits, batch["y"])
+  if "p" in batch:
+    p = batch["p"]
+    if mixup is not None:
+      p = lam * p + (1.0 - lam) * p[perm]
+    ce = optax.softmax_cross_entropy(logits, p)
+  else:
+    ce = cross_entropy(logits, batch["y"])
   per_example = ce
   aux_correct = jnp.zeros(())
   if model.n_aux_classes and aux_weight > 0:

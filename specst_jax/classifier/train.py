@@ -25,8 +25,8 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from specst_jax import files, pretrained
+from specst_jax.classifier import distill, steps
 from specst_jax.classifier import splits as splits_lib
-from specst_jax.classifier import steps
 from specst_jax.classifier.splits import Splits
 
 
@@ -138,7 +138,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   accuracy is exported to ``workdir/best.msgpack`` (+ ``best.json``); the test
   accuracy reported for it was never used for selection. With ``config.ema_decay > 0``
   (absent: off) the weights evaluated, selected and exported are the moving average of the
-  trained weights (:class:`specst_jax.classifier.steps.TrainState`).
+  trained weights (:class:`specst_jax.classifier.steps.TrainState`). With ``config.distill``
+  the training clips' targets are soft: the labels mixed with a teacher ensemble's
+  probabilities (:mod:`specst_jax.classifier.distill`, kept in ``workdir/teacher_targets.npz``).
 
   Args:
     stop_after_epoch: stop once this epoch is done (simulates an interrupted run).
@@ -152,6 +154,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   workdir.mkdir(parents=True, exist_ok=True)
   splits = splits_lib.prepare_splits(config, log)
   xtr, ytr, atr = splits.arrays["train"]
+  soft = (distill.train_soft_targets(workdir, config, splits, log)
+          if config.get("distill") else None)
   mesh = steps.data_mesh()
   if config.batch_size % mesh.devices.size:
     raise ValueError(f"batch_size {config.batch_size} not divisible by {mesh.devices.size} "
@@ -177,7 +181,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     t0 = time.time()
     totals: dict[str, float] = {}
     order = splits_lib.epoch_order(len(xtr), data_key, epoch)
-    for b in splits_lib.iterate_batches(xtr, ytr, atr, config.batch_size, order, drop_last=True):
+    for b in splits_lib.iterate_batches(xtr, ytr, atr, config.batch_size, order, drop_last=True,
+                                        soft=soft):
       state, m = train_fn(state, b, step_key)
       _add(totals, m)
       if config.get("log_every", 0) and int(state.step) % config.log_every == 0:
