@@ -238,3 +238,37 @@ def test_ship_a_cross_validated_run(fake, tmp_path):
   files.write_json(work / "crossval.json", result)
   r = ship()
   assert r.returncode == 1 and "report it again" in r.stderr
+
+
+def test_compare_crossval_pairs_folds_and_averages_seeds(tmp_path):
+  """experiments.compare_crossval: per-fold means over seeds, A - B with stats.compare's
+  interval over the shared folds; a missing seed or file is one error line."""
+  from experiments import compare_crossval
+  from specst_jax.studies import stats
+
+  def write(name, folds):
+    d = tmp_path / name
+    d.mkdir()
+    files.write_json(d / "crossval.json", {"folds": [
+        {"fold": k, "members": accs, "runs": [{"seed": s} for s in range(len(accs))]}
+        for k, accs in folds.items()]})
+    return str(d)
+
+  a = write("a", {1: [0.6, 0.7], 2: [0.5, 0.5], 3: [0.8, 0.6], 4: [0.9, 0.9]})
+  b = write("b", {1: [0.55], 2: [0.45], 3: [0.6], 5: [0.1]})
+  assert compare_crossval.fold_accuracies(a) == pytest.approx({1: 0.65, 2: 0.5, 3: 0.7, 4: 0.9})
+  assert compare_crossval.fold_accuracies(a, ["1"]) == pytest.approx(
+      {1: 0.7, 2: 0.5, 3: 0.6, 4: 0.9})
+  want = stats.compare([0.65, 0.5, 0.7], [0.55, 0.45, 0.6], [1, 2, 3], predicted_sign=1)
+  run = lambda *args: subprocess.run(  # noqa: E731
+      [sys.executable, "-m", "experiments.compare_crossval", *args], capture_output=True,
+      text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+  r = run(f"--a={a}", f"--b={b}")
+  assert r.returncode == 0, r.stderr
+  assert "| 1 | 65.00 | 55.00 | +10.00 |" in r.stdout and "| 4 |" not in r.stdout
+  assert (f"| mean | 61.67 | 53.33 | {100 * want.mean:+.2f} [{100 * want.low:+.2f}, "
+          f"{100 * want.high:+.2f}] |") in r.stdout and "3 folds" in r.stdout
+  r = run(f"--a={a}", f"--b={b}", "--seeds=0,1")
+  assert r.returncode == 1 and "fold 1 has no seed 1" in r.stderr
+  r = run(f"--a={tmp_path / 'none'}", f"--b={b}")
+  assert r.returncode == 1 and "none/crossval.json: missing" in r.stderr
