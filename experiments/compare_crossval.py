@@ -18,6 +18,7 @@ from pathlib import Path
 
 from absl import app, flags
 
+from specst_jax.classifier import crossval
 from specst_jax.studies import stats
 
 _A = flags.DEFINE_string("a", None, "Work directory of recipe A.", required=True)
@@ -36,7 +37,7 @@ def fold_accuracies(workdir: str, seeds=None) -> dict[int, float]:
     raise ValueError(f"{path}: missing (run crossval_classifier --report_only first)")
   out = {}
   for f in json.loads(path.read_text())["folds"]:
-    by_seed = {run["seed"]: acc for run, acc in zip(f["runs"], f["members"], strict=True)}
+    by_seed = crossval.seed_accuracies(f)
     want = by_seed if seeds is None else [int(s) for s in seeds]
     missing = [s for s in want if s not in by_seed]
     if missing:

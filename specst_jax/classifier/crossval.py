@@ -321,6 +321,13 @@ def score_fold(scores: list[dict], fold: int, ensemble: list[int] | None = None)
           "predictions": [[int(c) for c in p.argmax(-1)] for p in probs]}
 
 
+def seed_accuracies(fold_result: dict) -> dict[int, float]:
+  """``{seed: test accuracy}`` of one fold of :func:`crossvalidate`'s result (or of a
+  ``crossval.json``)."""
+  return {run["seed"]: acc
+          for run, acc in zip(fold_result["runs"], fold_result["members"], strict=True)}
+
+
 def mean_and_sd(values) -> list[float]:
   """Mean and sample standard deviation (0 for one value) over folds."""
   return [float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0]
@@ -375,15 +382,13 @@ def shipped_provenance(workdir: str | Path, seed: int = 0, fold: int = 5) -> dic
     raise ValueError(f"{summary_path}: missing; report the cross-validation first "
                      "(crossval_classifier --report_only)")
   summary = json.loads(summary_path.read_text())
-  by_fold = {r["fold"]: r for r in summary["folds"]}
-  if sorted(by_fold) != list(ALL_FOLDS) or any(seed not in [run["seed"] for run in r["runs"]]
-                                               for r in by_fold.values()):
+  by_fold = {r["fold"]: seed_accuracies(r) for r in summary["folds"]}
+  if sorted(by_fold) != list(ALL_FOLDS) or any(seed not in r for r in by_fold.values()):
     raise ValueError(f"{summary_path}: covers folds {sorted(by_fold)}; shipping needs all of "
                      f"{list(ALL_FOLDS)} for seed {seed}")
   with np.load(path / SCORES) as z:
     accuracy = float(np.mean(z["probabilities"].argmax(-1) == z["targets"]))
-  per_fold = [by_fold[k]["members"][[run["seed"] for run in by_fold[k]["runs"]].index(seed)]
-              for k in ALL_FOLDS]
+  per_fold = [by_fold[k][seed] for k in ALL_FOLDS]
   if abs(per_fold[fold - 1] - accuracy) > 1e-9:
     raise ValueError(f"{summary_path}: fold {fold} seed {seed} records {per_fold[fold - 1]}, "
                      f"but {path / SCORES} scores {accuracy}; report it again")

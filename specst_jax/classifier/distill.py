@@ -128,4 +128,3 @@ def train_soft_targets(workdir: Path, config: ml_collections.ConfigDict,
   by_stem = dict(zip(targets["stems"].tolist(), targets["probabilities"], strict=True))
   return soft_targets(by_stem, data.stems["train"], data.arrays["train"][1],
                       config.distill.weight)
-
