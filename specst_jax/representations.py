@@ -16,6 +16,9 @@ Every consumer (ESC-50 features, style transfer, figures, measures) builds its i
 * ``"logfreq"``: a log-frequency (semitone, constant-Q-like) magnitude spectrogram
   (:func:`specst_jax.features.logfreq_spectrogram`) in dB re the clip max, floored ``top_db``
   below it. ``[..., frames, bands]``.
+* ``"A+B"`` (e.g. ``"log_mel_deltas+logfreq"``): a stack, the representations ``A`` and ``B``
+  of the same frames side by side on the channel axis (early fusion). ``[..., frames,
+  channels(A) + channels(B)]``; not invertible.
 
 All maxima and floors are per spectrogram (over the last two axes), so a leading batch is
 allowed. :func:`display_db` is the one scaling used for showing a spectrogram.
@@ -175,8 +178,31 @@ REPRESENTATIONS: Mapping[str, Representation] = MappingProxyType({r.name: r for 
 )})
 
 
+STACK_SEPARATOR = "+"
+# Not stackable: an image's last axis is colour, not channels of frames.
+_UNSTACKABLE = ("unit_db_image",)
+
+
+def _stack(names: list[str]) -> Representation:
+  """The representations ``names`` of one magnitude, concatenated on the channel axis."""
+  if len(names) < 2 or len(set(names)) != len(names) or any(n in _UNSTACKABLE for n in names):
+    raise ValueError(f"a stack needs two or more distinct representations joined by "
+                     f"{STACK_SEPARATOR!r}, none of {_UNSTACKABLE}, got "
+                     f"{STACK_SEPARATOR.join(names)!r}")
+  parts = [get(n) for n in names]
+
+  def encode_stack(S, stft, o):
+    return jnp.concatenate([p.encode(S, stft, o) for p in parts], axis=-1)
+
+  return Representation(STACK_SEPARATOR.join(names), encode_stack, None,
+                        lambda stft, o: sum(p.n_channels(stft, o) for p in parts))
+
+
 def get(name: str) -> Representation:
-  """The representation called ``name``; ValueError naming the known ones."""
+  """The representation called ``name`` (or the stack ``"A+B"``); ValueError naming the known
+  ones."""
+  if isinstance(name, str) and STACK_SEPARATOR in name:
+    return _stack(name.split(STACK_SEPARATOR))
   try:
     return REPRESENTATIONS[name]
   except (KeyError, TypeError):

@@ -71,6 +71,18 @@ def test_other_representations_match_librosa(jit, rep):
 
 
 @JIT
+def test_a_stack_is_its_parts_side_by_side(jit):
+  stack = FeatureConfig(**{**SMALL.__dict__, "representation": "log_mel_deltas+mfcc"})
+  x = _audio()
+  got = np.asarray(_maybe_jit(F.feature_fn(stack), jit)(x))
+  parts = [np.asarray(F.feature_fn(FeatureConfig(**{**SMALL.__dict__, "representation": r}))(x))
+           for r in ("log_mel_deltas", "mfcc")]  # each checked against librosa above
+  assert got.shape == (2, stack.n_frames, stack.n_channels) == (2, SMALL.n_frames, 2 * 16 + 24)
+  # float32 rounding of dB values: within 1e-4 dB
+  np.testing.assert_allclose(got, np.concatenate(parts, axis=-1), atol=1e-4)
+
+
+@JIT
 def test_clip_centroid_matches_librosa(jit):
   x = _audio(3)
   got = np.asarray(_maybe_jit(F.clip_centroid_fn(SMALL), jit)(x))
@@ -84,6 +96,9 @@ def test_clip_centroid_matches_librosa(jit):
 def test_feature_config_validation():
   with pytest.raises(ValueError, match="representation"):
     FeatureConfig(representation="cqt")
+  for bad in ("log_mel+log_mel", "log_mel+cqt", "log_mel+"):
+    with pytest.raises(ValueError, match="stack"):
+      FeatureConfig(representation=bad)
   with pytest.raises(ValueError, match="hop_length"):
     FeatureConfig(hop_length=0)
   assert FeatureConfig().n_frames == 622 and FeatureConfig().n_channels == 257

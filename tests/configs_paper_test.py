@@ -20,8 +20,10 @@ def test_paper_config_options():
   assert paper.get_config("wide").model.dense_features == 256 and c.model.dense_features == 32
   assert paper.get_config("srcval").val_by_source and not c.val_by_source
   assert paper.get_config("log_mel_deltas").features.representation == "log_mel_deltas"
+  assert paper.get_config("log_mel_deltas+logfreq,study").features.representation == (
+      "log_mel_deltas+logfreq")
   assert c.augment.mixup == 0.0 and c.features.hop_length == 128
-  for bad in ("fold1,fold2", "log_mel,mfcc", "fold6", "hop256,hop512"):
+  for bad in ("fold1,fold2", "log_mel,mfcc", "fold6", "hop256,hop512", "log_mel+log_mel"):
     with pytest.raises(ValueError, match="config arguments"):
       paper.get_config(bad)
 

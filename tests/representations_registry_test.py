@@ -138,7 +138,28 @@ class EncodeTest(chex.TestCase):
     twin = librosa.amplitude_to_db(S @ fb, ref=np.max, amin=1e-5, top_db=80.0)
     np.testing.assert_allclose(_encode(self.variant, "logfreq", S), twin, atol=1e-3)
 
-  @parameterized.parameters(*R.REPRESENTATIONS)
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_stack_is_its_parts_side_by_side(self):
+    # twins: librosa log-mel + librosa delta, and the numpy semitone filterbank in dB
+    from specst_jax import features
+    S = _mag()
+    log_mel = _log_mel_twin(S)
+    fb = features.logfreq_filterbank(sr=STFT.sr, n_fft=STFT.n_fft, dtype=np.float64)
+    twin = np.concatenate([log_mel, librosa.feature.delta(log_mel.T, order=1).T,
+                           librosa.amplitude_to_db(S @ fb, ref=np.max, amin=1e-5, top_db=80.0)],
+                          axis=-1)
+    got = _encode(self.variant, "log_mel_deltas+logfreq", S)
+    assert got.shape == twin.shape
+    assert R.get("log_mel_deltas+logfreq").n_channels(STFT, OPTS) == twin.shape[-1]
+    np.testing.assert_allclose(got, twin, atol=2e-3)
+    assert not R.get("log_mel_deltas+logfreq").invertible
+
+  @parameterized.parameters("log_mel+log_mel", "log_mel+", "unit_db_image+log_mel", "log_mel+db")
+  def test_bad_stack(self, name):
+    with pytest.raises(ValueError, match=r"stack|one of"):
+      R.get(name)
+
+  @parameterized.parameters(*R.REPRESENTATIONS, "unit_db+mfcc")
   def test_channels_and_batch(self, name):
     S = np.stack([_mag(), 1e-3 * _mag(_audio(seed=1))])  # a quieter second clip
     x = np.asarray(R.encode(name, S, STFT, OPTS))

@@ -2,7 +2,8 @@
 
 Usage: ``--config=experiments/configs/paper.py[:ARGS]`` where ARGS is a comma list of
 a representation (``unit_db`` (default, the paper's), ``log_mel``, ``log_mel_deltas``
-(log-mel and its first delta, Piczak's input), ``mfcc``, ``log1p``)
+(log-mel and its first delta, Piczak's input), ``mfcc``, ``log1p``, ``logfreq``, or a stack of
+them joined by ``+`` such as ``log_mel_deltas+logfreq``: their channels side by side)
 and optionally ``noaux`` (auxiliary centroid head off), ``study`` (a smaller first
 layer, 512 filters, for the cheaper representation study), ``flatten`` (the paper's
 flatten-into-dense head instead of global mean+max pooling over time) and ``paper_recipe``
@@ -31,7 +32,7 @@ never on fold 5.
 
 import ml_collections
 
-from specst_jax.classifier.features import REPRESENTATIONS
+from specst_jax.classifier.features import REPRESENTATIONS, is_input
 
 FOLDS = tuple(f"fold{k}" for k in range(1, 6))
 STFTS = {"hop256": (512, 256), "hop512": (1024, 512)}  # name -> (n_fft, hop_length)
@@ -46,12 +47,13 @@ AUG = dict(freq_mask=16, time_mask=16, mixup=0.4)
 
 def get_config(arg: str = "unit_db") -> ml_collections.ConfigDict:
   args = [a for a in (arg or "unit_db").split(",") if a]
-  reps = [a for a in args if a in REPRESENTATIONS]
-  unknown = [a for a in args if a not in REPRESENTATIONS + OPTIONS]
+  reps = [a for a in args if is_input(a)]
+  unknown = [a for a in args if not is_input(a) and a not in OPTIONS]
   folds = [int(a[4:]) for a in args if a in FOLDS]
   stfts = [STFTS[a] for a in args if a in STFTS]
   if unknown or len(reps) > 1 or len(folds) > 1 or len(stfts) > 1:
-    raise ValueError(f"config arguments must be one of {REPRESENTATIONS} plus any of {OPTIONS}, "
+    raise ValueError(f"config arguments must be one of {REPRESENTATIONS} (or a '+' stack of "
+                     f"them) plus any of {OPTIONS}, "
                      f"got {arg!r}")
   rep = reps[0] if reps else "unit_db"
   c = ml_collections.ConfigDict()

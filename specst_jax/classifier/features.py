@@ -31,6 +31,13 @@ from specst_jax.classifier import esc50
 REPRESENTATIONS = ("unit_db", "log_mel", "log_mel_deltas", "mfcc", "log1p", "logfreq")
 
 
+def is_input(name: str) -> bool:
+  """Whether the classifier takes ``name``: one of :data:`REPRESENTATIONS` or a stack of
+  distinct ones joined by ``+`` (``"log_mel_deltas+logfreq"``)."""
+  parts = str(name).split(representations.STACK_SEPARATOR)
+  return len(set(parts)) == len(parts) and all(p in REPRESENTATIONS for p in parts)
+
+
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
   """How a clip becomes a ``[frames, channels]`` input; hashable, so it keys the cache.
@@ -41,7 +48,8 @@ class FeatureConfig:
       (log-mel and its first delta, ``2 * n_mels`` channels: Piczak's input), ``"mfcc"``
       (``n_mfcc`` coefficients, with first and second deltas when ``deltas``), ``"log1p"`` or
       ``"logfreq"`` (semitone bands from C1 up to Nyquist, dB re the clip max, floored
-      ``top_db`` below it: 95 bands at 16 kHz).
+      ``top_db`` below it: 95 bands at 16 kHz), or a stack of distinct ones joined by ``+``
+      (their channels side by side: ``"log_mel_deltas+logfreq"``, 351 channels at 16 kHz).
     sr: sample rate in Hz the clips are resampled to.
     n_fft: FFT size in samples (``n_fft // 2 + 1`` linear bins).
     hop_length: hop in samples.
@@ -63,9 +71,9 @@ class FeatureConfig:
   top_db: float = 80.0
 
   def __post_init__(self):
-    if self.representation not in REPRESENTATIONS:
-      raise ValueError(
-          f"representation must be one of {REPRESENTATIONS}, got {self.representation!r}")
+    if not is_input(self.representation):
+      raise ValueError(f"representation must be one of {REPRESENTATIONS} or a stack of "
+                       f"distinct ones joined by '+', got {self.representation!r}")
     for name in ("sr", "n_fft", "hop_length", "n_mels", "n_mfcc"):
       if int(getattr(self, name)) <= 0:
         raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -31,7 +31,7 @@ import numpy as np
 
 from specst_jax import files
 from specst_jax.classifier import crossval, esc50
-from specst_jax.classifier.features import REPRESENTATIONS, FeatureConfig
+from specst_jax.classifier.features import REPRESENTATIONS, FeatureConfig, is_input
 from specst_jax.studies import stats
 
 CENTRE_CHOICES = ("config", "false", "true", "both")
@@ -64,7 +64,7 @@ def plan(recipe: ml_collections.ConfigDict, representations: Sequence[str], *,
     ``(rows, comparisons)``; a comparison ``(a, b)`` is row ``a`` minus row ``b``.
   """
   reps = list(representations)
-  bad = [r for r in reps if r not in REPRESENTATIONS]
+  bad = [r for r in reps if not is_input(r)]
   if not reps or bad or len(set(reps)) != len(reps):
     raise ValueError(f"representations {reps}: need distinct names from {REPRESENTATIONS}")
   if centre not in CENTRE_CHOICES:
