@@ -14,17 +14,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
+from esc50_fake import tiny_config  # noqa: E402
 
 from specst_jax import files, pretrained  # noqa: E402
 from specst_jax.classifier import crossval as cv  # noqa: E402
 from specst_jax.classifier import splits, train  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-  d = tmp_path_factory.mktemp("esc50")
-  return make_fake_esc50(d / "data"), d / "cache"
 
 
 def test_crossval_trains_each_fold_and_seed_once_and_scores_ensembles(fake, tmp_path):

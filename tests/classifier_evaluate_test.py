@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
+from esc50_fake import tiny_config  # noqa: E402
 
 from specst_jax import pretrained  # noqa: E402
 from specst_jax.classifier import evaluate, splits, steps, train  # noqa: E402
@@ -23,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc50_16k"
 GOLDEN = ROOT / "tests" / "golden" / "evaluate"
 REAL = pytest.mark.skipif(not DATA.is_dir(), reason="ESC-50 data not present (../shared/data)")
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-  d = tmp_path_factory.mktemp("esc50")
-  return make_fake_esc50(d / "data"), d / "cache"
 
 
 def test_evaluate_ensemble_averages_probabilities(fake, tmp_path):

@@ -13,12 +13,6 @@ from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
 from specst_jax.classifier import esc50, splits  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-  d = tmp_path_factory.mktemp("esc50")
-  return make_fake_esc50(d / "data"), d / "cache"
-
-
 def test_batches_pad_and_order_is_deterministic():
   x, y = np.arange(10, dtype=np.float32)[:, None, None], np.arange(10)
   batches = list(splits.iterate_batches(x, y, y, 4, drop_last=False))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
+from esc50_fake import tiny_config  # noqa: E402
 
 from experiments.configs import distilled, single_net  # noqa: E402
 from experiments.configs import representation_study as recipe_config  # noqa: E402
@@ -22,12 +22,6 @@ from specst_jax.classifier.features import FeatureConfig, load_dataset  # noqa: 
 from specst_jax.studies import stats  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-  d = tmp_path_factory.mktemp("esc50")
-  return make_fake_esc50(d / "data"), d / "cache"
 
 
 def test_plan_rows_differ_only_in_the_input(fake):

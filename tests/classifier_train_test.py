@@ -12,18 +12,12 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from esc50_fake import make_fake_esc50, tiny_config  # noqa: E402
+from esc50_fake import tiny_config  # noqa: E402
 
 from specst_jax import pretrained  # noqa: E402
 from specst_jax.classifier import splits, steps, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-  d = tmp_path_factory.mktemp("esc50")
-  return make_fake_esc50(d / "data"), d / "cache"
 
 
 def test_resume_reaches_the_same_parameters(fake, tmp_path):

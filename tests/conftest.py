@@ -4,6 +4,9 @@
 ``db_err`` and ``band_rel_err`` make errors in quiet bands visible, which a peak-relative
 measure hides; ``noise`` is the seeded white-noise test signal; ``clip`` loads a real
 recording from the shared data folder or skips the test when it is absent.
+
+Fixture ``fake``: a fake ESC-50 tree and a feature cache directory, made once per test module
+(``(data_root, cache_dir)``; see ``esc50_fake.make_fake_esc50``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from esc50_fake import make_fake_esc50
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -62,3 +66,10 @@ def clip(path: Path, seconds: float = 2.0) -> tuple[np.ndarray, int]:
   if y.ndim > 1:
     y = y.mean(axis=1)
   return y[: int(seconds * sr)], sr
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+  """``(root of a fake ESC-50 tree, cache dir)``, once per test module."""
+  d = tmp_path_factory.mktemp("esc50")
+  return make_fake_esc50(d / "data"), d / "cache"
