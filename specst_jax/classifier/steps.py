@@ -23,7 +23,8 @@ from flax import struct
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from specst_jax.models import wyse
+from specst_jax import models
+from specst_jax.models.conv2d import Conv2DClassifier
 from specst_jax.models.wyse import WyseClassifier
 
 Batch = dict[str, np.ndarray]
@@ -58,9 +59,9 @@ class TrainState(train_state.TrainState):
 # ---------------------------------------------------------------- model and optimiser
 
 
-def make_model(config: ml_collections.ConfigDict) -> WyseClassifier:
+def make_model(config: ml_collections.ConfigDict) -> WyseClassifier | Conv2DClassifier:
   """The classifier a config describes (no auxiliary head when ``aux_weight == 0``)."""
-  return wyse.from_model_config(config.model, aux=config.aux_weight > 0)
+  return models.classifier_from_config(config.model, aux=config.aux_weight > 0)
 
 
 def make_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int
@@ -139,12 +140,16 @@ class Augmentation:
     freq_mask: zero (the standardised mean) up to this many adjacent channels per example.
     time_mask: zero up to this many adjacent frames per example (SpecAugment-style).
     mixup: Beta(mixup, mixup) mixing of pairs of examples and their targets (0: off).
+    crop_frames: train on a random window of this many frames of each clip (0: the whole
+      clip; after the roll, so with ``time_roll`` the window may wrap around). Nets whose
+      head pools over time then score whole clips in one pass.
   """
 
   time_roll: bool = False
   freq_mask: int = 0
   time_mask: int = 0
   mixup: float = 0.0
+  crop_frames: int = 0
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> Augmentation:
@@ -161,13 +166,25 @@ def _band_mask(key: jax.Array, batch: int, length: int, max_width: int) -> jax.A
   return ~((i >= start) & (i < start + width))
 
 
+def random_crop(x: jax.Array, key: jax.Array, frames: int) -> jax.Array:
+  """A random window of ``frames`` frames of each example of ``[batch, time, channels]``."""
+  b, t, _ = x.shape
+  if not 0 < frames <= t:
+    raise ValueError(f"crop_frames must be in [1, {t}] (the clip's frames), got {frames}")
+  starts = jax.random.randint(key, (b,), 0, t - frames + 1)
+  return jax.vmap(lambda xi, s: jax.lax.dynamic_slice_in_dim(xi, s, frames, axis=0))(x, starts)
+
+
 def augment(x: jax.Array, key: jax.Array, aug: Augmentation) -> jax.Array:
-  """Rolls and masks a batch ``[batch, frames, channels]`` (mixup is in the loss)."""
+  """Rolls, crops and masks a batch ``[batch, frames, channels]`` (mixup is in the loss)."""
   b, t, c = x.shape
-  k_roll, k_freq, k_time = jax.random.split(key, 3)
+  k_roll, k_freq, k_time = jax.random.split(key, 3)  # (the crop's key leaves these as they were)
   if aug.time_roll:
     shifts = jax.random.randint(k_roll, (b,), 0, t)
     x = jax.vmap(lambda xi, s: jnp.roll(xi, s, axis=0))(x, shifts)
+  if aug.crop_frames:
+    x = random_crop(x, jax.random.fold_in(key, 3), aug.crop_frames)
+    t = aug.crop_frames
   if aug.freq_mask:
     x = x * _band_mask(k_freq, b, c, aug.freq_mask)[:, None, :]
   if aug.time_mask:

@@ -99,7 +99,7 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
   ``config.features``: see :func:`specst_jax.pretrained.feature_settings`)."""
   f = splits.feature_config
   return {
-      "model": "specst_jax.models.wyse.WyseClassifier",
+      "model": _model_name(config),
       "n_frames": f.n_frames, "n_channels": f.n_channels,
       "classes": splits.class_names,
       "train_folds": list(config.train_folds), "test_folds": list(config.test_folds),
@@ -115,6 +115,12 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
       "command": command or default_command(),
       "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
   }
+
+
+def _model_name(config: ml_collections.ConfigDict) -> str:
+  """The module's import path, e.g. ``specst_jax.models.wyse.WyseClassifier``."""
+  cls = type(steps.make_model(config))
+  return f"{cls.__module__}.{cls.__name__}"
 
 
 def export_model(path: Path, params, splits: Splits, provenance: dict) -> None:

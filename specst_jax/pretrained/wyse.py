@@ -34,8 +34,7 @@ from typing import Any
 import flax.serialization
 import numpy as np
 
-from specst_jax import files, representations
-from specst_jax.models import wyse
+from specst_jax import files, models, representations
 from specst_jax.models.wyse import WyseClassifier
 
 SHIPPED = {"unit_db": "wyse_esc50.msgpack", "log_mel": "wyse_esc50_log_mel.msgpack",
@@ -93,7 +92,7 @@ def feature_settings(provenance: Mapping[str, Any]) -> dict[str, Any]:
 def model_from_provenance(provenance: Mapping[str, Any]) -> WyseClassifier:
   """The module a provenance record's ``config`` describes."""
   config = provenance["config"]
-  return wyse.from_model_config(config["model"], aux=config.get("aux_weight", 1.0) > 0)
+  return models.classifier_from_config(config["model"], aux=config.get("aux_weight", 1.0) > 0)
 
 
 def export_wyse(path: str | os.PathLike, params, provenance: Mapping[str, Any], *,
