@@ -117,6 +117,33 @@ def test_augment_rolls_each_example_and_masks_bands(jit):
   np.testing.assert_array_equal(fn(x, key, steps.Augmentation()), x)
 
 
+@JIT
+def test_augment_crops_a_random_window_of_each_example(jit):
+  x = jnp.arange(4 * 12 * 3, dtype=jnp.float32).reshape(4, 12, 3)
+  fn = lambda x, k, a: steps.augment(x, k, a)  # noqa: E731
+  if jit:
+    fn = jax.jit(fn, static_argnums=2)
+  starts = set()
+  for seed in range(5):
+    cropped = np.asarray(fn(x, jax.random.key(seed), steps.Augmentation(crop_frames=5)))
+    assert cropped.shape == (4, 5, 3)
+    for b in range(4):  # a contiguous window of the example's own frames (numpy twin)
+      match = [s for s in range(8) if np.array_equal(np.asarray(x[b, s:s + 5]), cropped[b])]
+      assert len(match) == 1
+      starts.add(match[0])
+  assert len(starts) > 3  # windows start anywhere, not always at 0
+  # After a roll the window may wrap around; masks then act on the window.
+  both = np.asarray(fn(x, jax.random.key(0), steps.Augmentation(time_roll=True, crop_frames=5,
+                                                                 time_mask=2)))
+  assert both.shape == (4, 5, 3)
+  # The crop leaves the other draws as they were: roll and masks alone are unchanged by it.
+  key, plain = jax.random.key(7), steps.Augmentation(time_roll=True, freq_mask=2, time_mask=3)
+  ref = np.asarray(fn(x, key, plain))
+  np.testing.assert_array_equal(ref, steps.augment(x, key, plain))
+  with pytest.raises(ValueError, match=r"crop_frames must be in \[1, 12\]"):
+    steps.augment(x, key, steps.Augmentation(crop_frames=13))
+
+
 def test_scale_by_fan_in_divides_by_the_fan_in_ratio():
   updates = {"conv1": {"kernel": jnp.ones((5, 8, 16)), "bias": jnp.ones(16)},
              "conv2": {"kernel": jnp.ones((5, 16, 4)), "bias": jnp.ones(4)},

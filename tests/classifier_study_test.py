@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esc50_fake import tiny_config  # noqa: E402
 
-from experiments.configs import distilled, single_net  # noqa: E402
+from experiments.configs import conv2d, distilled, single_net  # noqa: E402
 from experiments.configs import representation_study as recipe_config  # noqa: E402
 from specst_jax import features as features_lib  # noqa: E402
 from specst_jax.classifier import crossval, study  # noqa: E402
@@ -91,6 +91,24 @@ def test_the_preregistered_distilled_net_is_the_study_recipe_plus_teachers(rep):
       f"experiments/results/representation_study/{r}/fold3_seed0"
       for r in ("log_mel_deltas", "logfreq", "log_mel")]
   crossval.check_config(distilled.get_config(rep))
+
+
+@pytest.mark.parametrize("rep, planes", [("log_mel_deltas", 2), ("log_mel", 1)])
+def test_the_preregistered_conv2d_net_is_the_study_recipe_with_its_net_and_window(rep, planes):
+  """Attempt 4: SB-CNN's layers, 64-frame training windows, no fan-in scaling: nothing else."""
+  got = conv2d.get_config(rep).to_dict()
+  want = recipe_config.get_config(rep).to_dict()
+  net = got.pop("model")
+  assert net == dict(architecture="conv2d", n_classes=50, n_aux_classes=16, planes=planes,
+                     conv_features=(24, 48, 48), kernel_size=(5, 5), pool=(4, 2),
+                     dense_features=256, dropout_rate=0.0, dtype="float32")
+  want.pop("model")
+  assert got["augment"].pop("crop_frames") == 64 and "crop_frames" not in want["augment"]
+  assert (got.pop("lr_fan_in_scaling"), want.pop("lr_fan_in_scaling")) == (False, True)
+  assert got == want
+  crossval.check_config(conv2d.get_config(rep))
+  with pytest.raises(ValueError, match="unequal bands"):
+    conv2d.get_config("log_mel_deltas+logfreq")
 
 
 def test_logfreq_features_match_a_numpy_twin(fake):

@@ -80,6 +80,27 @@ def test_standardised_representation_and_no_aux(fake, tmp_path):
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(params), loaded)
 
 
+def test_conv2d_net_trains_on_windows_exports_and_loads(fake, tmp_path):
+  """The 2-D net through the loop: trained on crops, scored and exported on whole clips."""
+  from experiments.configs import conv2d
+  c = tiny_config(fake, aux_weight=0.0, standardize=True, num_epochs=1)
+  c.features.representation = "log_mel_deltas"
+  c.model = conv2d.get_config("log_mel_deltas").model
+  c.model.update(dict(conv_features=(4, 4, 4), dense_features=8))
+  c.augment.crop_frames = 32
+  c.lr_fan_in_scaling = False
+  out = train.train_and_evaluate(c, tmp_path, log=lambda s: None)
+  assert np.isfinite(out["meta"]["history"][0]["train_loss"])
+  module, params, prov = pretrained.load_wyse(tmp_path / "best.msgpack")
+  assert type(module).__name__ == "Conv2DClassifier" and module.planes == 2
+  assert prov["model"] == "specst_jax.models.conv2d.Conv2DClassifier"
+  x = jnp.asarray(out["splits"].arrays["val"][0])  # whole clips, longer than the windows
+  assert x.shape[1] > 32
+  np.testing.assert_allclose(
+      module.apply({"params": params}, x)[0],
+      steps.predict_logits(out["state"].params, x, model=steps.make_model(c)), rtol=1e-6)
+
+
 def test_provenance_stores_feature_settings_once(fake, tmp_path):
   """New exports keep the STFT settings only in config.features (one schema)."""
   c = tiny_config(fake, aux_weight=0.0)
