@@ -99,6 +99,8 @@ def test_conv2d_net_trains_on_windows_exports_and_loads(fake, tmp_path):
   np.testing.assert_allclose(
       module.apply({"params": params}, x)[0],
       steps.predict_logits(out["state"].params, x, model=steps.make_model(c)), rtol=1e-6)
+  with pytest.raises(ValueError, match="best.msgpack: holds a Conv2DClassifier, not the paper"):
+    pretrained.load_wyse_bundle(tmp_path / "best.msgpack")  # style transfer needs the 1-D net
 
 
 def test_provenance_stores_feature_settings_once(fake, tmp_path):

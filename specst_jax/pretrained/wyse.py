@@ -207,12 +207,18 @@ def load_wyse_bundle(name_or_path: str | os.PathLike | None = None, *,
 
   Raises:
     FileNotFoundError: an explicitly named file is missing.
-    ValueError: an explicitly named file is not a weights file.
+    ValueError: an explicitly named file is not a weights file, or holds another net than the
+      paper's (a :class:`~specst_jax.models.conv2d.Conv2DClassifier` classifies but has no
+      frequency-as-channels layers for style transfer or Figure 1).
   """
   if str(name_or_path) == RANDOM:
     return None
   if name_or_path:
-    return bundle_from_loaded(load_wyse(name_or_path), f"trained ({name_or_path})")
+    loaded = load_wyse(name_or_path)
+    if not isinstance(loaded[0], WyseClassifier):
+      raise ValueError(f"{name_or_path}: holds a {type(loaded[0]).__name__}, not the paper's "
+                       "1-D net (WyseClassifier) that style transfer and Figure 1 use")
+    return bundle_from_loaded(loaded, f"trained ({name_or_path})")
   try:
     loaded = load_wyse()
   except FileNotFoundError as e:
