@@ -22,6 +22,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from specst_jax.models import wyse
+
 
 def as_planes(x: jax.Array, planes: int) -> jax.Array:
   """``[..., frames, planes * bands]`` -> ``[..., frames, bands, planes]``."""
@@ -84,14 +86,7 @@ class Conv2DClassifier(nn.Module):
       return None, activations
     h = jnp.mean(jnp.max(h, axis=2), axis=1)  # max over bands, then mean over frames
     activations["pooled"] = h
-    h = nn.relu(nn.Dense(self.dense_features, dtype=self.dtype, name="dense")(h))
-    activations["dense"] = h
-    h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    logits = nn.Dense(self.n_classes, dtype=self.dtype, name="class_head")(h)
-    if self.n_aux_classes:
-      activations["aux_logits"] = nn.Dense(self.n_aux_classes, dtype=self.dtype,
-                                           name="aux_head")(h)
-    return logits, activations
+    return wyse.dense_heads(self, h, activations, train=train)
 
 
 def from_model_config(m: Mapping[str, Any], *, aux: bool) -> Conv2DClassifier:

@@ -78,15 +78,25 @@ class WyseClassifier(nn.Module):
       activations[f"pool{i}"] = h
     if not heads:
       return None, activations
-    h = _head_input(h, self.head_input)
-    h = nn.relu(nn.Dense(self.dense_features, dtype=self.dtype, name="dense")(h))
-    activations["dense"] = h
-    h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
-    logits = nn.Dense(self.n_classes, dtype=self.dtype, name="class_head")(h)
-    if self.n_aux_classes:
-      activations["aux_logits"] = nn.Dense(self.n_aux_classes, dtype=self.dtype,
-                                           name="aux_head")(h)
-    return logits, activations
+    return dense_heads(self, _head_input(h, self.head_input), activations, train=train)
+
+
+def dense_heads(module: nn.Module, h: jax.Array, activations: dict[str, jax.Array], *,
+                train: bool) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """The classifiers' shared top, called inside ``module``'s compact ``__call__`` (so its layers
+  are ``module``'s own ``dense``, ``class_head`` and ``aux_head``): dense + ReLU, dropout, then
+  the class head and, when ``module.n_aux_classes``, the auxiliary head.
+
+  Returns ``(class logits, activations)`` with ``dense`` and ``aux_logits`` added.
+  """
+  h = nn.relu(nn.Dense(module.dense_features, dtype=module.dtype, name="dense")(h))
+  activations["dense"] = h
+  h = nn.Dropout(module.dropout_rate, deterministic=not train)(h)
+  logits = nn.Dense(module.n_classes, dtype=module.dtype, name="class_head")(h)
+  if module.n_aux_classes:
+    activations["aux_logits"] = nn.Dense(module.n_aux_classes, dtype=module.dtype,
+                                         name="aux_head")(h)
+  return logits, activations
 
 
 def from_model_config(m: Mapping[str, Any], *, aux: bool) -> WyseClassifier:
