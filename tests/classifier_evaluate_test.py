@@ -151,3 +151,65 @@ def test_posterior_fn_is_class_posterior_of_the_weights_own_features():
   np.testing.assert_allclose(got, p[:, prov["classes"].index("rooster")], rtol=1e-4, atol=1e-7)
   with pytest.raises(ValueError, match="'unicorn' is not one of"):
     evaluate.posterior_fn(loaded, "unicorn")
+
+
+def _np_softmax(logits):
+  z = np.exp(logits - logits.max(-1, keepdims=True))
+  return z / z.sum(-1, keepdims=True)
+
+
+def test_window_averaged_probabilities_match_a_numpy_twin():
+  """Piczak's probability voting: the mean softmax over windows (tolerance: float32 softmax)."""
+  from specst_jax.models.wyse import WyseClassifier
+  model = WyseClassifier(n_classes=6, n_aux_classes=0, conv_features=(4, 3), dense_features=5,
+                         head_input="meanmax")
+  x = np.asarray(jax.random.normal(jax.random.key(0), (3, 21, 5)))
+  params = model.init(jax.random.key(1), jnp.asarray(x))["params"]
+  assert evaluate.window_starts(21, 8, 4) == [0, 4, 8, 12]
+  got = evaluate.window_averaged_probabilities(model, params, x, 8, 4, batch_size=2)
+  want = np.mean([_np_softmax(np.asarray(model.apply({"params": params}, x[:, s:s + 8])[0],
+                                         np.float64)) for s in (0, 4, 8, 12)], axis=0)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(  # one window of the whole clip is whole-clip scoring
+      evaluate.window_averaged_probabilities(model, params, x, 21, 4, batch_size=3),
+      evaluate.predict_probabilities(model, params, x, batch_size=3), rtol=1e-6)
+  with pytest.raises(ValueError, match=r"window must be in \[1, 21\]"):
+    evaluate.window_starts(21, 22, 4)
+  with pytest.raises(ValueError, match="hop must be >= 1"):
+    evaluate.window_starts(21, 8, 0)
+
+
+def test_window_scoring_scores_a_runs_own_validation_split(fake, tmp_path):
+  """experiments.window_scoring: the run's validation clips (its folds, its seed), never its
+  test fold; a run of another seed is refused; the JSON is written."""
+  from experiments import window_scoring
+  from specst_jax.classifier import crossval
+  c = crossval.fold_config(tiny_config(fake, aux_weight=0.0, standardize=True), 5, 0)
+  c.model.head_input = "meanmax"
+  sp = splits.prepare_splits(c, log=lambda s: None)
+  model = steps.make_model(c)
+  x_val, y_val, _ = sp.arrays["val"]
+  params = model.init(jax.random.key(3), jnp.asarray(x_val[:1]))["params"]
+  run = crossval.run_dir(tmp_path / "cv", 5, 0)
+  train.export_model(run / "best.msgpack", params, sp,
+                     train.provenance(c, sp, {"epoch": 1, "val_accuracy": 0.25}))
+  row = window_scoring.validation_row(c, run, [16], hop=8)
+  want = np.mean(_np_softmax(np.asarray(model.apply({"params": params}, x_val)[0])).argmax(-1)
+                 == y_val)
+  assert row["recorded"] == 0.25 and row["clips"] == len(y_val)
+  assert row["whole"] == pytest.approx(want)
+  assert 0.0 <= row["window 16"] <= 1.0
+  with pytest.raises(ValueError, match="not the split asked for"):
+    window_scoring.validation_row(crossval.fold_config(c, 5, 1), run, [16], hop=8)
+  out = subprocess.run(
+      [sys.executable, "-m", "experiments.window_scoring", "--config=experiments/configs/tiny.py",
+       f"--config.data_dir={fake[0]}", f"--config.cache_dir={fake[1]}",
+       "--config.aux_weight=0.0", "--config.standardize=True",
+       "--config.model.head_input=meanmax", f"--workdir={tmp_path / 'cv'}", "--folds=5",
+       "--windows=16", "--hop=8", f"--output={tmp_path / 'w.json'}"],
+      cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert "| whole |" in out.stdout
+  saved = json.loads((tmp_path / "w.json").read_text())
+  assert saved["split"] == "validation only"
+  assert saved["runs"]["fold5_seed0"]["whole"] == pytest.approx(want)

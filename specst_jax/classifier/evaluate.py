@@ -55,6 +55,26 @@ def predict_probabilities(module, params, x: np.ndarray, batch_size: int) -> np.
                          for i in range(0, len(x), batch_size)])
 
 
+def window_starts(frames: int, window: int, hop: int) -> list[int]:
+  """First frames of the windows of ``window`` frames every ``hop`` frames that fit in ``frames``
+  (the last window may end before the clip does)."""
+  if hop < 1:
+    raise ValueError(f"hop must be >= 1 frame, got {hop}")
+  if not 0 < window <= frames:
+    raise ValueError(f"window must be in [1, {frames}] (the clip's frames), got {window}")
+  return list(range(0, frames - window + 1, hop))
+
+
+def window_averaged_probabilities(module, params, x: np.ndarray, window: int, hop: int,
+                                  batch_size: int) -> np.ndarray:
+  """Test-time averaging over crops: the mean softmax ``[clips, classes]`` of every window of
+  ``window`` frames, every ``hop`` frames, of ``x [clips, frames, channels]`` (Piczak 2015's
+  probability voting). ``window = frames`` is :func:`predict_probabilities`."""
+  starts = window_starts(x.shape[1], window, hop)
+  return np.mean([predict_probabilities(module, params, x[:, s:s + window], batch_size)
+                  for s in starts], axis=0)
+
+
 def evaluate_members(weights: Sequence, data_dir, folds, cache_dir, batch_size: int
                      ) -> tuple[list[dict], list[np.ndarray], np.ndarray]:
   """Each of ``weights``' metrics and class probabilities on ``folds``, and the targets
