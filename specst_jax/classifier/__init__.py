@@ -9,9 +9,12 @@
 * :mod:`~specst_jax.classifier.steps`: model and optimiser, augmentation, loss, jitted
   data-parallel train / eval steps.
 * :mod:`~specst_jax.classifier.train`: :func:`train_and_evaluate`, orbax checkpoints, export.
-* :mod:`~specst_jax.classifier.evaluate`: accuracy, ensembles, :func:`class_posterior`.
+* :mod:`~specst_jax.classifier.evaluate`: accuracy, ensembles, test-time averaging over crops,
+  :func:`class_posterior`.
 * :mod:`~specst_jax.classifier.crossval`: K folds x seeds.
 
-The network is :class:`specst_jax.models.wyse.WyseClassifier`; trained weights are loaded and
-written by :mod:`specst_jax.pretrained`. Submodules are imported on use (``train`` pulls in orbax).
+The network is :class:`specst_jax.models.wyse.WyseClassifier` (or, with ``model.architecture =
+"conv2d"``, the 2-D :class:`specst_jax.models.conv2d.Conv2DClassifier`); trained weights are
+loaded and written by :mod:`specst_jax.pretrained`. Submodules are imported on use (``train``
+pulls in orbax).
 """
