@@ -9,7 +9,7 @@ For each finished run ``workdir/foldK_seedS`` (its ``best.msgpack``: the epoch i
 rebuilds the run's own validation split (whole source recordings of its training folds, its seed)
 and prints the validation accuracy of whole-clip scoring (what the run recorded: a check) and of
 the mean softmax over windows of each length every ``--hop`` frames
-(:func:`specst_jax.classifier.evaluate.window_averaged_probabilities`). The run's test clips
+(:func:`specst_jax.classifier.evaluate.window_validation_accuracies`). The run's test clips
 are never scored. A scoring rule chosen here is a choice on validation data, as the protocol
 asks.
 """
@@ -20,9 +20,8 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from specst_jax import cli, files, pretrained
+from specst_jax import cli, files
 from specst_jax.classifier import crossval, evaluate
-from specst_jax.classifier import splits as splits_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "The runs' recipe.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "crossval_classifier work directory.",
@@ -33,23 +32,6 @@ _WINDOWS = flags.DEFINE_list("windows", ["64", "96", "128"], "Window lengths (fr
 _HOP = flags.DEFINE_integer("hop", 16, "Frames between window starts.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "ESC-50 root (default: the config's).")
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the table as JSON here.")
-
-
-def validation_row(config, run, window_lengths, hop) -> dict:
-  """Validation accuracies of one finished run: recorded, whole clip, each window length."""
-  module, params, prov = pretrained.load_wyse(run / "best.msgpack")
-  if prov["config"]["train_folds"] != list(config.train_folds) or (
-      prov["config"]["seed"] != config.seed):
-    raise ValueError(f"{run}: trained on folds {prov['config']['train_folds']} with seed "
-                     f"{prov['config']['seed']}, not the split asked for")
-  x, y, _ = splits_lib.prepare_splits(config, log=lambda s: None).arrays["val"]
-  row = {"recorded": prov["val_accuracy"], "clips": int(len(y))}
-  whole = evaluate.predict_probabilities(module, params, x, config.eval_batch_size)
-  row["whole"] = float(np.mean(whole.argmax(-1) == y))
-  for w in window_lengths:
-    p = evaluate.window_averaged_probabilities(module, params, x, w, hop, config.eval_batch_size)
-    row[f"window {w}"] = float(np.mean(p.argmax(-1) == y))
-  return row
 
 
 def main(argv):
@@ -67,7 +49,8 @@ def main(argv):
     for fold in map(int, _FOLDS.value):
       for seed in map(int, _SEEDS.value):
         run = crossval.run_dir(_WORKDIR.value, fold, seed)
-        row = validation_row(crossval.fold_config(config, fold, seed), run, windows, _HOP.value)
+        row = evaluate.window_validation_accuracies(crossval.fold_config(config, fold, seed), run,
+                                                     windows, _HOP.value)
         rows[f"fold{fold}_seed{seed}"] = row
         print(f"{run.name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                           for k, v in row.items()), flush=True)

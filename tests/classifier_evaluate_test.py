@@ -182,7 +182,6 @@ def test_window_averaged_probabilities_match_a_numpy_twin():
 def test_window_scoring_scores_a_runs_own_validation_split(fake, tmp_path):
   """experiments.window_scoring: the run's validation clips (its folds, its seed), never its
   test fold; a run of another seed is refused; the JSON is written."""
-  from experiments import window_scoring
   from specst_jax.classifier import crossval
   c = crossval.fold_config(tiny_config(fake, aux_weight=0.0, standardize=True), 5, 0)
   c.model.head_input = "meanmax"
@@ -193,14 +192,14 @@ def test_window_scoring_scores_a_runs_own_validation_split(fake, tmp_path):
   run = crossval.run_dir(tmp_path / "cv", 5, 0)
   train.export_model(run / "best.msgpack", params, sp,
                      train.provenance(c, sp, {"epoch": 1, "val_accuracy": 0.25}))
-  row = window_scoring.validation_row(c, run, [16], hop=8)
+  row = evaluate.window_validation_accuracies(c, run, [16], hop=8)
   want = np.mean(_np_softmax(np.asarray(model.apply({"params": params}, x_val)[0])).argmax(-1)
                  == y_val)
   assert row["recorded"] == 0.25 and row["clips"] == len(y_val)
   assert row["whole"] == pytest.approx(want)
   assert 0.0 <= row["window 16"] <= 1.0
   with pytest.raises(ValueError, match="not the split asked for"):
-    window_scoring.validation_row(crossval.fold_config(c, 5, 1), run, [16], hop=8)
+    evaluate.window_validation_accuracies(crossval.fold_config(c, 5, 1), run, [16], hop=8)
   out = subprocess.run(
       [sys.executable, "-m", "experiments.window_scoring", "--config=experiments/configs/tiny.py",
        f"--config.data_dir={fake[0]}", f"--config.cache_dir={fake[1]}",

@@ -10,6 +10,7 @@ audio -> P(class) map used to judge style-transfer outputs (the paper's Figure 1
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -73,6 +74,26 @@ def window_averaged_probabilities(module, params, x: np.ndarray, window: int, ho
   starts = window_starts(x.shape[1], window, hop)
   return np.mean([predict_probabilities(module, params, x[:, s:s + window], batch_size)
                   for s in starts], axis=0)
+
+
+def window_validation_accuracies(config, run, window_lengths: Sequence[int], hop: int) -> dict:
+  """Validation accuracies of the finished run in folder ``run`` (its ``best.msgpack``) on its
+  own validation split (``config``: its folds and seed, checked against the provenance): the
+  recorded one, whole-clip scoring and :func:`window_averaged_probabilities` for each window
+  length. The test clips are never scored."""
+  module, params, prov = pretrained.load_wyse(Path(run) / "best.msgpack")
+  if prov["config"]["train_folds"] != list(config.train_folds) or (
+      prov["config"]["seed"] != config.seed):
+    raise ValueError(f"{run}: trained on folds {prov['config']['train_folds']} with seed "
+                     f"{prov['config']['seed']}, not the split asked for")
+  x, y, _ = splits.prepare_splits(config, log=lambda s: None).arrays["val"]
+  row = {"recorded": prov["val_accuracy"], "clips": int(len(y))}
+  whole = predict_probabilities(module, params, x, config.eval_batch_size)
+  row["whole"] = float(np.mean(whole.argmax(-1) == y))
+  for w in window_lengths:
+    p = window_averaged_probabilities(module, params, x, w, hop, config.eval_batch_size)
+    row[f"window {w}"] = float(np.mean(p.argmax(-1) == y))
+  return row
 
 
 def evaluate_members(weights: Sequence, data_dir, folds, cache_dir, batch_size: int
