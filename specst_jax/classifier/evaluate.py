@@ -9,6 +9,7 @@ audio -> P(class) map used to judge style-transfer outputs (the paper's Figure 1
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,15 @@ def evaluate_one(weights, data_dir, folds: Sequence[int], cache_dir, batch_size:
   return metrics, probs, ds.targets
 
 
+@functools.partial(jax.jit, static_argnames="model")
+def _probabilities(params, x: jax.Array, *, model) -> jax.Array:
+  return jax.nn.softmax(steps.predict_logits(params, x, model=model))
+
+
 def predict_probabilities(module, params, x: np.ndarray, batch_size: int) -> np.ndarray:
-  """Softmax class probabilities ``[clips, classes]`` of inputs ``x [clips, frames, channels]``."""
-  predict = jax.jit(lambda p, b: jax.nn.softmax(steps.predict_logits(p, b, model=module)))
-  return np.concatenate([np.asarray(predict(params, x[i:i + batch_size]))
+  """Softmax class probabilities ``[clips, classes]`` of inputs ``x [clips, frames, channels]``
+  (one compiled function per module and batch shape, reused across calls)."""
+  return np.concatenate([np.asarray(_probabilities(params, x[i:i + batch_size], model=module))
                          for i in range(0, len(x), batch_size)])
 
 

@@ -89,8 +89,9 @@ def feature_settings(provenance: Mapping[str, Any]) -> dict[str, Any]:
   return out
 
 
-def model_from_provenance(provenance: Mapping[str, Any]) -> WyseClassifier:
-  """The module a provenance record's ``config`` describes."""
+def model_from_provenance(provenance: Mapping[str, Any]
+                          ) -> WyseClassifier | models.Conv2DClassifier:
+  """The module a provenance record's ``config`` describes (``model.architecture``)."""
   config = provenance["config"]
   return models.classifier_from_config(config["model"], aux=config.get("aux_weight", 1.0) > 0)
 
