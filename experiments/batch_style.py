@@ -9,7 +9,11 @@ r"""Batch style transfer: thousands of content/style pairs over devices and host
 The manifest (CSV or JSONL): ``id,content,style`` (styles separated by ``;``) and optional
 per-row settings columns (``net``, ``seed``, ``n_iter``, ...: the flags below). Writes
 ``DIR/items/<id>/{result.wav,metrics.json[,spectrograms.png]}`` and, on process 0 once all
-processes are done, ``DIR/summary.json``, ``DIR/summary.csv``, ``DIR/errors.jsonl``. Restart
+processes are done, ``DIR/summary.json``, ``DIR/summary.csv``, ``DIR/errors.jsonl``. Each
+``result.wav`` gets the listener's check (``specst_jax.listener``: its spectral convergence
+against the optimised magnitude, edge clicks, clipping, DC, loudness, silence), kept under
+``listener`` in the item's ``metrics.json`` and the summary's ``listener`` column; a failed check
+logs one warning line naming the file (the item is still written). Restart
 the same command to resume. Exit status: the number of failed (or missing) items, at most 100;
 255 for a problem found before anything ran (one line on stderr).
 """

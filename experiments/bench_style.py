@@ -58,9 +58,10 @@ from absl import app, flags
 
 from experiments.peers import machine
 from experiments.peers import ulyanov_common as common
+from specst_jax import provenance
 
 SCIPY_FTOL = 1e7 * float(np.finfo(np.float64).eps)  # scipy L-BFGS-B's default ftol (factr=1e7)
-IMPLS = ("tf", "torch", "ours", "ours_early_stop", "ours_scipy")
+IMPLS = ("tf", "torch", "ours", "ours_early_stop", "ours_scipy", "ours_bf16")
 
 _DATA = flags.DEFINE_string("data_dir", "../shared/data", "shared data folder")
 _SECONDS = flags.DEFINE_float("seconds", 10.0, "content and style duration (s)")
@@ -71,11 +72,13 @@ _EARLY = flags.DEFINE_float(
     "early_stop_rel_decrease", 1e-6,
     "ours_early_stop: stop once an iteration lowers the loss by at most this fraction of "
     "max(|f_prev|, |f|, 1) (scipy's ftol rule; the reference rule uses scipy's 2.2e-9)")
-_IMPLS = flags.DEFINE_list("impls", ["tf", "ours", "torch", "ours_early_stop", "ours_scipy"],
+_IMPLS = flags.DEFINE_list("impls", ["tf", "ours", "torch", "ours_early_stop", "ours_scipy",
+                                     "ours_bf16"],
                            f"implementations to run, in this order, of {IMPLS}")
 _TOL = flags.DEFINE_float("loss_tolerance", 0.01, "relative margin of the 'near' reference loss")
 _REPEATS = flags.DEFINE_integer("eval_repeats", 5, "timed loss-and-gradient evaluations (median)")
-_SEED = flags.DEFINE_integer("seed", 0, "seed of the kernel, x0 and the phases")
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"],
+                           "seeds of the kernels (and x0, phases): one full comparison each")
 _OUTPUT = flags.DEFINE_string("output", "", "JSON results (e.g. bench_style.json)")
 _FIGURE = flags.DEFINE_string("figure", "loss_vs_time.png",
                               "loss against time (next to --output when relative); '' skips")
@@ -92,6 +95,8 @@ _CHILD_FTOL = flags.DEFINE_float("child_ftol", SCIPY_FTOL, "internal: ours' tole
 _CHILD_N_ITER = flags.DEFINE_integer("child_n_iter", 0, "internal: ours' iterations (0: --n_iter)")
 _CHILD_PHASE = flags.DEFINE_bool("child_phase", True, "internal: run phase reconstruction")
 _CHILD_SCIPY = flags.DEFINE_bool("child_scipy", False, "internal: ours with scipy L-BFGS-B")
+_CHILD_BF16 = flags.DEFINE_bool("child_bf16", False,
+                                "internal: ours with bfloat16 conv operands (float32 accumulation)")
 
 SR, N_FFT, HOP, WIDTH = 22050, 2048, 512, 11
 
@@ -173,19 +178,21 @@ def _peer_child(kind: str, w: dict, n_iter: int, phase_iter: int, repeats: int,
               per_eval_cpu_s=per_eval_cpu)
 
 
-def ours_setup(kernel: np.ndarray):
+def ours_setup(kernel: np.ndarray, bf16: bool = False):
   """Our Ulyanov net and loss on a given kernel: ``(features_fn, params, LossConfig)``.
 
   The same module and loss as ``specst_jax.style.nets.ulyanov_net`` (a test checks it),
-  without drawing its random kernel.
+  without drawing its random kernel. ``bf16``: the convolution's operands in bfloat16
+  (accumulation, the loss and the optimiser in float32).
   """
   import jax.numpy as jnp
 
   from specst_jax.models.ulyanov import UlyanovNet
   from specst_jax.style import optimize
 
-  fn = optimize.NetFeatures(UlyanovNet(filters=kernel.shape[-1], kernel_width=kernel.shape[0]),
-                            ("conv",))
+  dtype = jnp.bfloat16 if bf16 else jnp.float32
+  fn = optimize.NetFeatures(UlyanovNet(filters=kernel.shape[-1], kernel_width=kernel.shape[0],
+                                       compute_dtype=dtype), ("conv",))
   cfg = optimize.LossConfig(style_layers=(("conv", 1.0),),
                             content_layers=(("conv", common.ALPHA),),
                             style_normalization="input_frames", content_normalization="sum")
@@ -193,7 +200,7 @@ def ours_setup(kernel: np.ndarray):
 
 
 def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int,
-                run_phase: bool, use_scipy: bool = False) -> dict:
+                run_phase: bool, use_scipy: bool = False, bf16: bool = False) -> dict:
   import jax
   import jax.numpy as jnp
 
@@ -201,7 +208,7 @@ def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int
   from specst_jax.style import optimize
 
   t0, c0 = time.perf_counter(), time.process_time()
-  fn, params, cfg = ours_setup(w["kernel"])
+  fn, params, cfg = ours_setup(w["kernel"], bf16)
   x_c, x_s, x0 = (jnp.asarray(w[k]) for k in ("content", "style", "x0"))
   targets = jax.block_until_ready(jax.jit(
       lambda p, c, s: optimize.make_targets(fn, p, c, [s], cfg))(params, x_c, x_s))
@@ -248,13 +255,14 @@ def _ours_child(w: dict, n_iter: int, ftol: float, phase_iter: int, repeats: int
                 opt_s=opt_s, phase_s=phase_s, end_to_end_s=end_to_end, trace=opt["trace"],
                 trace_timed=True, stop=opt["message"], peak_rss_mb=common.peak_rss_mb(), **cpu)
   n_done = int(result.n_iter)
+  stop = optimize.stop_reason_name(result.stop_reason)
   curve = [float(v) for v in np.asarray(result.losses)[:n_done]] + [float(result.final["total"])]
   trace = [(opt_s * i / max(n_done, 1), f, opt_cpu * i / max(n_done, 1))
            for i, f in enumerate(curve)]
   return dict(setup_s=setup_s, per_eval_s=per_eval, n_evals=int(result.n_evals), n_iter=n_done,
               initial_loss=initial, final_loss=float(result.final["total"]), opt_s=opt_s,
               phase_s=phase_s, end_to_end_s=end_to_end, trace=trace, trace_timed=False,
-              stop=f"relative decrease <= {ftol:.3g} or {n_iter} iterations",
+              stop=f"{stop} (relative decrease <= {ftol:.3g}, pgtol 1e-5 or {n_iter} iterations)",
               rel_decrease_tol=ftol, peak_rss_mb=common.peak_rss_mb(), **cpu)
 
 
@@ -267,7 +275,7 @@ def child_main() -> None:
                       _CHILD_PHASE.value)
   else:
     out = _ours_child(w, n_iter, _CHILD_FTOL.value, _PHASE_ITER.value, _REPEATS.value,
-                      _CHILD_PHASE.value, _CHILD_SCIPY.value)
+                      _CHILD_PHASE.value, _CHILD_SCIPY.value, _CHILD_BF16.value)
   Path(_CHILD_OUT.value).write_text(json.dumps(out))
 
 
@@ -487,22 +495,16 @@ def plot(results: dict, path: Path) -> None:
   plotting.save_figure(fig, path)
 
 
-def main(argv):
-  del argv
-  if _CHILD.value:
-    child_main()
-    return 0
-  unknown = set(_IMPLS.value) - set(IMPLS)
-  if unknown:
-    raise app.UsageError(f"--impls: unknown {sorted(unknown)}; choose from {IMPLS}")
+def run_kernel(seed: int) -> dict:
+  """One full side-by-side comparison on the kernel, x0 and phases of ``seed``."""
   info_start = machine.describe()
   t_all = time.perf_counter()
-  w = make_workload(_DATA.value, _SECONDS.value, _FILTERS.value, _SEED.value)
+  w = make_workload(_DATA.value, _SECONDS.value, _FILTERS.value, seed)
   frames, n_bins = w["content"].shape
   print(machine.header(info_start))
-  print(f"workload: {w['source']}; {_SECONDS.value:g} s at {SR} Hz, n_fft {N_FFT}, hop {HOP}: "
-        f"{frames} frames x {n_bins} bins; {_FILTERS.value} filters x {WIDTH}; L-BFGS "
-        f"{_N_ITER.value} iterations; GLA {_PHASE_ITER.value}", flush=True)
+  print(f"kernel seed {seed}; workload: {w['source']}; {_SECONDS.value:g} s at {SR} Hz, n_fft "
+        f"{N_FFT}, hop {HOP}: {frames} frames x {n_bins} bins; {_FILTERS.value} filters x "
+        f"{WIDTH}; L-BFGS {_N_ITER.value} iterations; GLA {_PHASE_ITER.value}", flush=True)
   results = {}
   with tempfile.TemporaryDirectory(prefix="bench_style_") as tmp:
     tmp = Path(tmp)
@@ -511,7 +513,7 @@ def main(argv):
     names = [n for n in dict.fromkeys(_IMPLS.value)
              if not (n == "ours_early_stop" and _EARLY.value <= 0)]
     extras = {"ours_early_stop": [f"--child_ftol={_EARLY.value}"],
-              "ours_scipy": ["--child_scipy"]}
+              "ours_scipy": ["--child_scipy"], "ours_bf16": ["--child_bf16"]}
     jobs = max(1, _JOBS.value) if _PARALLEL.value else 1
     running, queue = [], list(names)  # in the order given, at most `jobs` at a time
     while queue or running:
@@ -559,28 +561,77 @@ def main(argv):
   print(f"AMX: {', '.join(amx) if amx else 'not reported by lscpu (no AMX on this CPU)'}; "
         f"avx512_bf16: {'yes' if info_start['avx512_bf16'] else 'no'}; bf16/f32 XLA matmul speed "
         f"{roof['xla_bf16_gflops'] / roof['xla_f32_gflops']:.2f}x")
-  print(machine.header(info_end) + f"; total {time.perf_counter() - t_all:.0f} s")
+  print(machine.header(info_end) + f"; kernel {seed}: {time.perf_counter() - t_all:.0f} s",
+        flush=True)
+  return dict(seed=seed, machine_start=info_start, machine_end=info_end,
+              source=str(w["source"]), frames=int(frames), bins=int(n_bins),
+              initial_loss_relative_spread=spread, flops=flops, roofline=roof,
+              implementations={n: {k: v for k, v in r.items() if k != "trace"}
+                               for n, r in results.items()},
+              traces={n: r["trace"][:: max(1, len(r["trace"]) // 400)] + r["trace"][-1:]
+                      for n, r in results.items()},
+              results=results)
 
-  settings = dict(seconds=_SECONDS.value, sr=SR, n_fft=N_FFT, hop=HOP, frames=int(frames),
-                  bins=int(n_bins), filters=_FILTERS.value, width=WIDTH, n_iter=_N_ITER.value,
-                  phase_iter=_PHASE_ITER.value, early_stop_rel_decrease=_EARLY.value,
-                  scipy_ftol=SCIPY_FTOL, seed=_SEED.value, source=str(w["source"]),
-                  command=" ".join(sys.argv))
-  out = dict(machine_start=info_start, machine_end=info_end, settings=settings,
-             initial_loss_relative_spread=spread, flops=flops, roofline=roof,
-             implementations={n: {k: v for k, v in r.items() if k != "trace"}
-                              for n, r in results.items()},
-             traces={n: r["trace"][:: max(1, len(r["trace"]) // 400)] + r["trace"][-1:]
-                     for n, r in results.items()})
+
+def headline(kernels: list[dict]) -> dict:
+  """Per kernel: ours' time to the TF twin's final loss over the TF twin's (``ratios``), and
+  whether ours ends at or below the TF twin's final loss."""
+  def impl(k, name):
+    return k["implementations"].get(name, {})
+
+  ratios = [impl(k, "ours").get("ratios", {}).get("time_to_reference_loss") for k in kernels]
+  at_or_below = [impl(k, "ours").get("final_loss", np.inf) <= impl(k, "tf").get("final_loss",
+                                                                               -np.inf)
+                 for k in kernels]
+  known = [r for r in ratios if r is not None]
+  return {"seeds": [k["seed"] for k in kernels], "time_to_reference_loss": ratios,
+          "time_to_reference_loss_worst": max(known) if len(known) == len(ratios) else None,
+          "ours_final_at_or_below_tf": at_or_below,
+          "bf16_per_eval": [impl(k, "ours_bf16").get("ratios", {}).get("per_eval")
+                            for k in kernels],
+          "bf16_final_loss_over_ours": [
+              _ratio(impl(k, "ours_bf16").get("final_loss"), impl(k, "ours").get("final_loss"))
+              for k in kernels]}
+
+
+def main(argv):
+  del argv
+  if _CHILD.value:
+    child_main()
+    return 0
+  unknown = set(_IMPLS.value) - set(IMPLS)
+  if unknown:
+    raise app.UsageError(f"--impls: unknown {sorted(unknown)}; choose from {IMPLS}")
+  seeds = [int(v) for v in _SEEDS.value]
+  kernels = []
+  for seed in seeds:
+    kernels.append(run_kernel(seed))
+    _write(kernels, final=False)
+  out = _write(kernels, final=True)
+  print("\nheadline: " + json.dumps(out["ratios"]))
+  return 0
+
+
+def _write(kernels: list[dict], *, final: bool) -> dict:
+  """The JSON (``--output``; ``.partial`` beside it until every kernel is done) and figure."""
+  settings = dict(seconds=_SECONDS.value, sr=SR, n_fft=N_FFT, hop=HOP, filters=_FILTERS.value,
+                  width=WIDTH, n_iter=_N_ITER.value, phase_iter=_PHASE_ITER.value,
+                  early_stop_rel_decrease=_EARLY.value, scipy_ftol=SCIPY_FTOL,
+                  seeds=[k["seed"] for k in kernels],
+                  source=kernels[0]["source"] if kernels else None)
+  out = dict(settings=settings, provenance=provenance.record(argv=sys.argv),
+             ratios=headline(kernels),
+             kernels=[{k: v for k, v in kernel.items() if k != "results"} for kernel in kernels])
   if _OUTPUT.value:
-    Path(_OUTPUT.value).parent.mkdir(parents=True, exist_ok=True)
-    Path(_OUTPUT.value).write_text(json.dumps(out, indent=1) + "\n")
-  if _FIGURE.value and results:
+    path = Path(_OUTPUT.value + ("" if final else ".partial"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+  if final and _FIGURE.value and kernels:
     fig = Path(_FIGURE.value)
     if not fig.is_absolute() and _OUTPUT.value:
       fig = Path(_OUTPUT.value).parent / fig
-    plot(results, fig)
-  return 0
+    plot(kernels[0]["results"], fig)
+  return out
 
 
 if __name__ == "__main__":

@@ -8,15 +8,17 @@ Random-weight nets of the paper's classifier shape and Ulyanov's 1-D net at 256 
 first-layer channels, every pair x seed through the batched engine; writes ``channels.md``
 (means with bootstrap intervals per C, slope and C_min - C_max verdicts), ``results.json``,
 ``style_distance_db.png``, ``modulation_distance_db.png``, ``loss_curves.png``, the audio and
-spectrograms of seed 0 and the listening page ``index.html``, as one output set. The design is
-``specst_jax.studies.channels.Config``; every flag left unset keeps its value there.
+spectrograms of seed 0 and the listening page ``index.html``, as one output set. Every clip
+written gets the listener's check (``specst_jax.listener``), kept under ``listener`` in
+``results.json``; a failed one prints one warning line naming the file (the run goes on). The
+design is ``specst_jax.studies.channels.Config``; every flag left unset keeps its value there.
 """
 
 import dataclasses
 
 from absl import app, flags
 
-from specst_jax import cli, files
+from specst_jax import cli, files, listener
 from specst_jax.studies import channels
 
 _OUT = flags.DEFINE_string("output_dir", "out/channels", "output folder")
@@ -57,6 +59,7 @@ def main(argv):
     out = files.check_output_dir(_OUT.value)
     with files.output_set(out) as tmp:
       results = channels.run(cfg, tmp)
+  listener.warn_each(out, results["listener"])
   print(channels.markdown(results))
   print(f"channels: {dataclasses.asdict(cfg)['channels']} wall time "
         f"{results['wall_time_s']:.1f} s -> {out}")

@@ -9,7 +9,9 @@ Trained vs random weights of the paper's classifier (same input pipeline) x init
 on 12+ content/style pairs x seeds, all through the batched engine. Writes, as one set:
 ``metrics.md`` (every measure per condition with bootstrap intervals, the claims' verdicts),
 ``metrics.json``, ``figure1.png`` (the paper's layout, first pair), ``loss_curves.png``,
-``audio/`` + ``img/`` (seed 0) and the listening page ``index.html``.
+``audio/`` + ``img/`` (seed 0) and the listening page ``index.html``. Every clip written gets
+the listener's check (``specst_jax.listener``), kept under ``listener`` in ``metrics.json``; a
+failed one prints one warning line naming the file (the run goes on).
 """
 
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 from absl import app, flags
 from ml_collections import config_flags
 
-from specst_jax import cli, files
+from specst_jax import cli, files, listener
 from specst_jax.studies import figure1
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "figure1.py"
@@ -57,6 +59,7 @@ def main(argv):
     out = files.check_output_dir(_OUT.value)
     with files.output_set(out) as tmp:
       metrics = figure1.run(cfg, tmp)
+  listener.warn_each(out, metrics["listener"])
   print(metrics["markdown"])
   print(f"figure1: wall time {metrics['wall_time_s']:.1f} s")
 

@@ -4,9 +4,16 @@ r"""Audio style transfer on spectrograms (Ulyanov's random 1-D net, the paper's 
   python -m experiments.style_transfer --content=speech.flac --style=rooster.wav \
       --net=ulyanov --n_iter=300 --output_dir=/tmp/st
 
-Writes ``result.wav``, ``spectrograms.png``, ``metrics.json`` and ``index.html`` to ``--output_dir``
-as one set. Inputs longer than ``--max_seconds`` (default 60 s) are refused from their headers
-before any work; a clip shorter than one STFT frame is an error naming the file.
+Writes ``result.wav`` (peak-normalised to 0.99 only if it would clip), ``content.wav`` and
+``style.wav`` (the inputs at the run's rate, 16-bit: ``style_1.wav``, ... for several styles),
+``spectrograms.png`` (content, style, the optimised target magnitude and the written result
+re-analysed), ``metrics.json`` and ``index.html`` to ``--output_dir`` as one set. Every WAV gets
+the listener's check (:mod:`specst_jax.listener`; the result's spectral convergence is against
+the target magnitude), recorded under ``listener`` in ``metrics.json``; a failed check prints one
+warning line naming the file and does not stop the run (the files:
+``specst_jax.style.output_files``). Inputs longer than ``--max_seconds`` (default 60 s) are
+refused from their headers before any work; a clip shorter than one STFT frame is an error naming
+the file.
 Unset flags take the net's defaults (``style.nets.NETS``; trained Wyse weights bring their STFT);
 without ``--content``: the demo (built-in signals, ``transfer.DEMO`` sizes). Engine:
 ``specst_jax.style.transfer``.
@@ -17,9 +24,8 @@ import time
 import jax
 from absl import app, flags
 
-from specst_jax import audio, cli, files, listening
-from specst_jax.studies import panels
-from specst_jax.style import nets, transfer
+from specst_jax import audio, cli, files, listener
+from specst_jax.style import nets, output_files, transfer
 
 _CONTENT = flags.DEFINE_string("content", None, "content audio file; unset: built-in demo signal")
 _STYLE = flags.DEFINE_multi_string("style", None, "style audio file (repeatable: Grams combined)")
@@ -68,20 +74,15 @@ def run(output_dir: str) -> dict:
   metrics = dict(settings=dict(s.as_dict(), demo=demo, content=_CONTENT.value, style=styles,
                                output_dir=output_dir), **r.summary(), device=str(jax.devices()[0]))
   with files.output_set(out, inputs=inputs) as tmp:
-    audio.save_audio(tmp / "result.wav", transfer.peak_normalize(r.audio, peak=0.99,
-                                                                 only_above=1.0), sr)
-    panels.plot_magnitudes(tmp / "spectrograms.png", [
-        ("content", r.content_magnitude, s.stft), ("style", r.style_magnitudes[0], s.stft),
-        ("result", r.magnitude, s.stft)], columns=3)
+    metrics["listener"] = output_files.write_audio(tmp, s, r, content, style)
+    output_files.write_figure(tmp, s, r)
     metrics["wall_time_s"] = time.perf_counter() - t_start
     files.write_json(tmp / "metrics.json", metrics, indent=1)
-    listening.write_page(tmp, f"style transfer ({s.net})", rows=["result"], columns=[s.net],
-                         cells={("result", s.net): listening.Cell(
-                             "result.wav", "spectrograms.png",
-                             {**r.summary()["final_losses"], "SC (dB)": float(r.sc_db)})},
-                         settings=metrics["settings"])
-  print(f"style_transfer: wrote {out} (result.wav, spectrograms.png, metrics.json) in "
-        f"{metrics['wall_time_s']:.1f} s; final {metrics['final_losses']}")
+    output_files.write_page(tmp, s, r, metrics)
+  listener.warn_each(out, metrics["listener"])
+  print(f"style_transfer: wrote {out} ({', '.join(metrics['listener'])}, {output_files.FIGURE}, "
+        f"metrics.json, index.html) in {metrics['wall_time_s']:.1f} s; "
+        f"final {metrics['final_losses']}")
   return metrics
 
 

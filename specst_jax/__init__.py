@@ -7,6 +7,8 @@ centroid, log-frequency), ``representations`` (the one registry: magnitude -> ne
 back, STFT settings, display dB), ``audio`` (host I/O), ``phase`` (Griffin-Lim, PGHI, RTPGHI,
 SPSI, RTISI-LA), ``models`` (Ulyanov, Wyse, VGG-19), ``style`` (Gram losses, optimisation, the
 net registry and the transfer engine), ``measures`` (network-free Figure-1 measures),
+``listener`` (the listener's check of every written audio file: SC of the audio as written,
+edge clicks, clipping, DC, loudness, silence), ``listening`` (static listening pages),
 ``classifier`` / ``pretrained`` (the paper's classifier; imported on demand: they pull in
 orbax and the data modules).
 """

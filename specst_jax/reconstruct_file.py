@@ -6,9 +6,13 @@
 difference is the compile time) and writes, as one set (both appear together or nothing changes):
 
   OUT.wav (or the ``output_path``'s format)  the reconstruction
+  OUT.original.wav  the input at the run's rate (16-bit), to hear beside the reconstruction
+  OUT.png    the input's magnitude beside the reconstruction's as written (re-analysed)
   OUT.json   the metrics: spectral convergence in dB (lower is better), wall and compile time,
-             the output gain
-  OUT.html   the listening page (:func:`specst_jax.listening.render_page`)
+             the output gain, and ``listener``: the listener's check of both written files
+             (:mod:`specst_jax.listener`; the reconstruction's SC against the input's magnitude)
+  OUT.html   the listening page (:func:`specst_jax.listening.write_page`): both players and
+             the figure
 
 Level (:func:`output_gain`): the reconstruction keeps the input's level (phase.reconstruct is
 level-invariant); if its peak exceeds 1 (a new phase can raise the peak) it is scaled down to a
@@ -32,20 +36,26 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from specst_jax import audio, files, listening, phase, spectral
+from specst_jax import audio, files, listener, listening, phase, spectral
+from specst_jax.representations import Stft
+from specst_jax.studies import panels
 
 MAX_PEAK = 0.99  # a reconstruction peaking above 1 is scaled to this peak
 MAX_SECONDS = 120.0  # default length limit (about 1.6 GB peak with pghi+fgla)
 
 
+def sidecars(output: Path) -> dict[str, Path]:
+  """The files written beside ``output``: ``metrics``, ``page``, ``original``, ``figure``."""
+  return dict(metrics=output.with_suffix(".json"), page=output.with_suffix(".html"),
+              original=output.with_suffix(".original.wav"), figure=output.with_suffix(".png"))
+
+
 def check_outputs(input_path: str, output_path: str) -> tuple[Path, Path]:
   """The output audio and JSON paths, checked before any work (OutputError / AudioError)."""
   output = Path(output_path)
-  metrics = output.with_suffix(".json")
-  files.check_output_file(output, inputs=[input_path],
-                          sidecars=[metrics, output.with_suffix(".html")])
+  files.check_output_file(output, inputs=[input_path], sidecars=sidecars(output).values())
   audio.check_format(output)
-  return output, metrics
+  return output, sidecars(output)["metrics"]
 
 
 def output_gain(peak: float) -> float:
@@ -70,14 +80,51 @@ def reconstruct_twice(S: np.ndarray, *, n_fft: int, hop_length: int, method: str
   return y, wall, max(first - wall, 0.0)
 
 
-def listening_page(input_path: str, output: Path, method: str, sc: float, wall: float,
-                   metrics: dict) -> str:
-  """The HTML listening page of one reconstruction (OUT.html beside OUT.wav)."""
-  return listening.render_page(
-      f"reconstruct: {Path(input_path).name}", rows=[method], columns=["reconstruction"],
-      cells={(method, "reconstruction"): listening.Cell(
-          output.name, None, {"SC (dB)": round(sc, 3), "wall (s)": round(wall, 4)})},
-      settings=metrics)
+def write_figure(path: Path, S: np.ndarray, written: np.ndarray, stft: Stft, name: str) -> Path:
+  """The input's magnitude ``[frames, bins]`` beside the written reconstruction's."""
+  return panels.plot_magnitudes(path, [("original (input)", S, stft),
+                                       (f"{name} as written (re-analysed)",
+                                        stft.magnitude(written), stft)],
+                                columns=2, panel_size=(6.0, 3.4))
+
+
+def write_page(folder: Path, input_path: str, output: Path, method: str, sc: float, wall: float,
+               metrics: dict) -> Path:
+  """The listening page of one reconstruction (OUT.html beside OUT.wav): the original and the
+  reconstruction players, their listener checks, and the figure."""
+  side = sidecars(output)
+  checks = metrics["listener"]
+  cells = {
+      ("audio", "original"): listening.Cell(
+          side["original"].name, None, listener.page_measures(checks[side["original"].name])),
+      ("audio", f"reconstruction ({method})"): listening.Cell(
+          output.name, None, {"SC (dB)": round(sc, 3), "wall (s)": round(wall, 4),
+                              **listener.page_measures(checks[output.name])})}
+  return listening.write_page(
+      folder, f"reconstruct: {Path(input_path).name}", rows=["audio"],
+      columns=["original", f"reconstruction ({method})"], cells=cells,
+      figures={side["figure"].name: "Spectrograms, dB re each one's maximum: the input's "
+               f"magnitude (what {method} was given) and the reconstruction as written, "
+               "re-analysed with the same STFT (what you hear)."},
+      settings={k: v for k, v in metrics.items() if k != "listener"},
+      page_name=side["page"].name)
+
+
+def write_audio(folder: Path, output: Path, x: np.ndarray, y: np.ndarray, S: np.ndarray,
+                stft: Stft) -> tuple[np.ndarray, dict[str, dict]]:
+  """OUT.wav (``y`` as scaled, in the output's format) and OUT.original.wav (``x``, 16-bit).
+
+  Returns:
+    the reconstruction read back from its file (what a listener hears, lossy formats
+    included) and file name -> listener check (the reconstruction's against ``S``).
+  """
+  original = sidecars(output)["original"].name
+  x = (x * output_gain(float(np.max(np.abs(x))))).astype(np.float32)  # the same level rule
+  audio.save_audio(folder / output.name, y, stft.sr)
+  audio.save_audio(folder / original, x, stft.sr, subtype="PCM_16")
+  written = audio.load_audio(folder / output.name, sr=stft.sr)[0]
+  return written, {output.name: listener.check_audio(written, sr=stft.sr, magnitude=S, stft=stft),
+                   original: listener.check_audio(x, sr=stft.sr)}
 
 
 def reconstruct_file(*, input_path: str, output_path: str, method: str, n_iter: int | None,
@@ -111,9 +158,12 @@ def reconstruct_file(*, input_path: str, output_path: str, method: str, n_iter: 
       compile_s=round(compile_s, 3), device=str(jax.devices()[0]),
       output_gain=gain, output_peak=round(peak * gain, 6),
   )
+  stft = Stft(sr=sr, n_fft=n_fft, hop_length=hop_length, center=True)
   with files.output_set(output.parent, inputs=[input_path]) as tmp:
-    audio.save_audio(tmp / output.name, (y * gain).astype(np.float32), sr)
+    written, metrics["listener"] = write_audio(tmp, output, x, (y * gain).astype(np.float32), S,
+                                               stft)
+    write_figure(tmp / sidecars(output)["figure"].name, S, written, stft, output.name)
     files.write_json(tmp / metrics_path.name, metrics)
-    files.write_text(tmp / output.with_suffix(".html").name,
-                     listening_page(input_path, output, method, sc, wall, metrics))
+    write_page(tmp, input_path, output, method, sc, wall, metrics)
+  listener.warn_each(output.parent, metrics["listener"])
   return metrics

@@ -8,7 +8,9 @@ processes joined through jax.distributed on localhost, and a SIGKILL + resume.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import logging
 import os
 import re
 import signal
@@ -23,6 +25,7 @@ import pytest
 
 from specst_jax import audio
 from specst_jax.batch import buckets, manifest, runner, shards, store
+from specst_jax.representations import Stft
 from tests import batch_helpers as bh
 from tests import browser
 
@@ -174,6 +177,12 @@ def test_runner_writes_good_items_records_bad_ones(tmp_path):
     table = list(csv.DictReader(f))
   assert [t["id"] for t in table] == [it.id for it in items]
   assert {t["status"] for t in table[:7]} == {"ok"}
+  # The listener's check of each written result (no STFT from the fake engine: no SC).
+  checks = [json.loads((out / "items" / r["id"] / "metrics.json").read_text())["listener"]
+            for r in rows[:7]]
+  assert all("sc_db" not in c and c["clipped_samples"] == 0 for c in checks)
+  assert [t["listener"] for t in table[:7]] == [
+      "passed" if c["passed"] else "; ".join(c["warnings"]) for c in checks]
   # The listening page: one player per finished item, none for the failed ones.
   page = (out / "index.html").read_text()
   assert page.count("<audio controls") == 7
@@ -184,6 +193,46 @@ def test_runner_writes_good_items_records_bad_ones(tmp_path):
     assert report["console_errors"] == []
     assert len(report["audio"]) == 7
     assert all(np.isfinite(a["duration"]) and a["duration"] > 0 for a in report["audio"])
+
+
+class _ClickEngine(bh.FakeEngine):
+  """The fake engine plus its STFT and result magnitudes; pair00's result starts with a click."""
+
+  STFT = Stft(sr=bh.SR, n_fft=256, hop_length=64)
+
+  def run(self, settings, contents, styles, seeds):
+    res = super().run(settings, contents, styles, seeds)
+    target = np.asarray(self.STFT.magnitude(res.audio))
+    res.audio[0] *= 0.1 / np.max(np.abs(res.audio[0]))  # SC is level-invariant
+    res.audio[0, 1] = 0.99
+    return dataclasses.replace(res, stft=self.STFT, magnitudes=dict(
+        content=np.asarray(self.STFT.magnitude(contents)), result=target))
+
+
+def test_runner_checks_each_written_result_and_warns_on_a_click(tmp_path, caplog):
+  rows = bh.write_clips(tmp_path, 2, seconds=(0.75,))
+  items = manifest.read_manifest(bh.write_csv(tmp_path / "m.csv", rows), {})
+  cfg = runner.RunConfig(str(tmp_path / "out"), batch_size=2, n_devices=1,
+                         bucket_seconds=(1.0,), min_seconds=0.05)
+  figures = {}
+  with caplog.at_level(logging.WARNING):
+    runner.run(items, _ClickEngine(), cfg,
+               figure=lambda path, settings, mags, n: figures.update({path.parent.name: mags}))
+  out = Path(cfg.output_dir)
+  m = {i: json.loads((out / "items" / i / "metrics.json").read_text())["listener"]
+       for i in ("pair00", "pair01")}
+  assert not m["pair00"]["passed"] and m["pair01"]["passed"]
+  assert m["pair00"]["edge_to_body_peak"] > 2
+  assert m["pair01"]["sc_db"] < -60  # the written clip realises its (cut) magnitude
+  assert m["pair00"]["sc_db"] > m["pair01"]["sc_db"] + 20  # the click is in the SC too
+  lines = [r.getMessage() for r in caplog.records if "listener check" in r.getMessage()]
+  assert lines == [f"listener check: {out / 'items' / 'pair00' / 'result.wav'}: "
+                   f"{m['pair00']['warnings'][0]}"]
+  # The figure gets the magnitudes cut to the written frames and the written clip's own.
+  n = len(audio.load_audio(out / "items" / "pair01" / "result.wav")[0])
+  assert {k: v.shape[0] for k, v in figures["pair01"].items()} == {
+      "content": _ClickEngine.STFT.n_frames(n), "result": _ClickEngine.STFT.n_frames(n),
+      "result.wav as written": _ClickEngine.STFT.n_frames(n)}
 
 
 def test_runner_result_values_and_non_finite_loss(tmp_path):

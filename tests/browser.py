@@ -3,7 +3,8 @@
 ``page_report(path)`` loads the page from ``file://``, waits until every ``<audio>`` element has
 its metadata (or failed) and every image has loaded (or failed), and returns what a person would
 have met: console errors, each audio element's source and ``duration``, each image's natural
-size. ``skip_reason()`` says why a browser test cannot run here (``None`` when it can).
+size, the width it is shown at (``shown_width``, CSS px) and the link around it (``link``).
+``skip_reason()`` says why a browser test cannot run here (``None`` when it can).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 DRIVER = "chromedriver"
+WINDOW = "1400,1000"  # a laptop's browser window (CSS px): what ``shown_width`` is measured in
 
 _WAIT_FOR_MEDIA = """
 const done = arguments[arguments.length - 1];
@@ -29,7 +31,9 @@ Promise.all([
 ]).then(() => done({
   audio: audios.map(a => ({src: a.currentSrc, duration: a.duration,
                            error: a.error ? a.error.code : null})),
-  images: images.map(i => ({src: i.currentSrc, width: i.naturalWidth, height: i.naturalHeight})),
+  images: images.map(i => ({src: i.currentSrc, width: i.naturalWidth, height: i.naturalHeight,
+                            shown_width: i.getBoundingClientRect().width,
+                            link: i.closest('a') ? i.closest('a').href : null})),
 }));
 """
 
@@ -40,10 +44,6 @@ def _binary(names) -> str | None:
 
 def skip_reason() -> str | None:
   """Why the browser check cannot run here, or ``None``."""
-  try:
-    import selenium  # noqa: F401
-  except ImportError:
-    return "selenium is not installed (pip install selenium)"
   if _binary(CHROMIUM) is None or shutil.which(DRIVER) is None:
     return "no headless Chromium here (apt-get install chromium chromium-driver)"
   return None
@@ -57,7 +57,7 @@ def page_report(path: str | Path, *, timeout_s: float = 30.0) -> dict:
   options = webdriver.ChromeOptions()
   options.binary_location = _binary(CHROMIUM)
   for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--autoplay-policy=no-user-gesture-required"):
+              "--autoplay-policy=no-user-gesture-required", f"--window-size={WINDOW}"):
     options.add_argument(arg)
   options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
   driver = webdriver.Chrome(service=Service(shutil.which(DRIVER)), options=options)

@@ -230,7 +230,15 @@ def test_quick_end_to_end(tmp_path):
   assert {c["claim"] for c in m["claims"]} >= {"trained > random weights (r=0)"}
   for name in ("metrics.md", "figure1.png", "loss_curves.png", "index.html"):
     assert (out / name).is_file(), name
+  # The listener's check of every clip written; the results' SC against their magnitudes.
+  clips = sorted(str(p.relative_to(out)) for p in (out / "audio").iterdir())
+  assert sorted(m["listener"]) == clips and len(clips) == 2 * (2 + 4)
+  for name, check in m["listener"].items():
+    is_input = name.endswith(("_content.wav", "_style.wav"))
+    assert ("sc_db" in check) != is_input, name
+    assert check["passed"] == (check["warnings"] == [])
   page = (out / "index.html").read_text()
+  assert "listener check" in page and "as written" in page
   n_audio = 2 * (2 + 4)  # pairs x (content, style, 4 conditions)
   assert page.count("<audio controls") == n_audio
   if browser.skip_reason():
@@ -239,7 +247,10 @@ def test_quick_end_to_end(tmp_path):
   assert rep["console_errors"] == []
   assert len(rep["audio"]) == n_audio
   assert all(math.isfinite(a["duration"]) and a["duration"] > 0 for a in rep["audio"])
-  assert len(rep["images"]) == n_audio and all(i["width"] > 0 for i in rep["images"])
+  # One image per cell, then figure1.png below the table; each linked at full size.
+  assert len(rep["images"]) == n_audio + 1 and all(i["width"] > 0 for i in rep["images"])
+  assert all(i["link"] == i["src"] for i in rep["images"])
+  assert rep["images"][-1]["src"].endswith("figure1.png")
 
 
 def test_bad_inputs(tmp_path):

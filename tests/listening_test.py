@@ -26,6 +26,8 @@ def test_page_structure_and_escaping():
   assert page.count("<audio controls") == 2
   assert 'src="a%201.wav"' in page and 'src="sub/b1.wav"' in page
   assert page.count("<img ") == 2
+  # Every image is linked at full size: the link and the image name the same file.
+  assert page.count('<a href="a1.png"><img src="a1.png"') == 2
   assert "12.35" in page and "&lt;b&gt;x&lt;/b&gt;" in page and "say &lt;this&gt;" in page
   assert "<th>lr</th><td>0.01</td>" in page
   # Rows in order, one empty cell for (pair 2, b).
@@ -44,6 +46,32 @@ def test_unknown_row_or_column_is_an_error():
     listening.render_page("t", rows=["r"], columns=["c"], cells={("r", "x"): listening.Cell()})
 
 
+def test_figures_below_the_table_linked_at_full_size():
+  page = listening.render_page("t", rows=["pair 1", "pair 2"], columns=["a", "b"],
+                               cells=_cells(), figures={"fig 1.png": "the <target> and result"})
+  figure = page[page.index("<figure>"):page.index("</figure>")]
+  assert '<a href="fig%201.png"><img src="fig%201.png"' in figure
+  assert "<figcaption>the &lt;target&gt; and result</figcaption>" in figure
+  assert page.index("</table>") < page.index("<figure>")
+  assert f"width: {listening.FIGURE_MAX_WIDTH_PX}px; max-width: 100%" in page
+  assert listening.linked_files(_cells(), ["fig 1.png", "a1.png"]) == [
+      "a 1.wav", "a1.png", "sub/b1.wav", "fig 1.png"]
+
+
+def test_write_page_refuses_a_missing_figure_and_takes_a_page_name(tmp_path):
+  (tmp_path / "x.wav").write_bytes(b"")
+  cells = {("r", "c"): listening.Cell("x.wav")}
+  with pytest.raises(FileNotFoundError, match="fig.png"):
+    listening.write_page(tmp_path, "t", rows=["r"], columns=["c"], cells=cells,
+                         figures={"fig.png": ""}, page_name="y.html")
+  assert not (tmp_path / "y.html").exists()
+  (tmp_path / "fig.png").write_bytes(b"")
+  page = listening.write_page(tmp_path, "t", rows=["r"], columns=["c"], cells=cells,
+                              figures={"fig.png": ""}, page_name="y.html")
+  assert page == tmp_path / "y.html" and "<figure>" in page.read_text()
+  assert not (tmp_path / "index.html").exists()
+
+
 def test_write_page_refuses_missing_links(tmp_path):
   with pytest.raises(FileNotFoundError, match="a 1.wav"):
     listening.write_page(tmp_path, "t", rows=["pair 1", "pair 2"], columns=["a", "b"],
@@ -59,23 +87,33 @@ def _write_media(folder, sr=8000):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
-  fig, ax = plt.subplots(figsize=(2, 1.5))
-  ax.imshow(np.random.default_rng(0).random((8, 8)))
-  fig.savefig(folder / "a1.png")
-  plt.close(fig)
+  for name, size in (("a1.png", (2, 1.5)), ("fig.png", (12, 7))):
+    fig, ax = plt.subplots(figsize=size)
+    ax.imshow(np.random.default_rng(0).random((8, 8)))
+    fig.savefig(folder / name, dpi=120)
+    plt.close(fig)
 
 
 @pytest.mark.skipif(browser.skip_reason() is not None, reason=str(browser.skip_reason()))
 def test_page_loads_in_headless_chromium(tmp_path):
   _write_media(tmp_path)
   page = listening.write_page(tmp_path, "listening test", rows=["pair 1", "pair 2"],
-                              columns=["a", "b"], cells=_cells(), settings={"sr": 8000})
+                              columns=["a", "b"], cells=_cells(), settings={"sr": 8000},
+                              figures={"fig.png": "a figure"})
   report = browser.page_report(page)
   assert report["console_errors"] == []
   durations = sorted(a["duration"] for a in report["audio"])
   assert all(math.isfinite(d) for d in durations)
   np.testing.assert_allclose(durations, [0.5, 1.0], atol=0.01)
-  assert len(report["images"]) == 2 and all(i["width"] > 0 for i in report["images"])
+  images = report["images"]
+  assert len(images) == 3 and all(i["width"] > 0 for i in images)
+  assert all(i["link"] == i["src"] for i in images)  # each linked at full size
+  cell_images, figure = images[:2], images[2]
+  # a1.png is 240 px wide: shown at its size; the 1440 px figure at the page's figure width.
+  assert all(i["shown_width"] == pytest.approx(min(i["width"], listening.CELL_IMAGE_WIDTH_PX))
+             for i in cell_images)
+  assert figure["width"] == 1440
+  assert figure["shown_width"] == pytest.approx(listening.FIGURE_MAX_WIDTH_PX)
 
 
 @pytest.mark.skipif(browser.skip_reason() is not None, reason=str(browser.skip_reason()))

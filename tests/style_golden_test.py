@@ -1,7 +1,10 @@
-"""The style-transfer engine reproduces the pre-redesign main's demo outputs (tests/golden/).
+"""The style-transfer engine reproduces its recorded demo outputs (tests/golden/).
 
-tests/golden/README.md holds the commands; each ran ``experiments.style_transfer`` at commit
-f3be592. Here the library is called in-process with the same settings (``Settings.for_net(net,
+tests/golden/README.md holds the commands; the VGG-19 case ran ``experiments.style_transfer`` at
+commit f3be592 (the pre-redesign main), the Ulyanov and Wyse cases were re-recorded in session 13
+when the loss became exact near the optimum (float64 frame products: the old float32 curves differ
+from the exact ones by up to 3 % after a few L-BFGS steps) and the iSTFT stopped amplifying the
+edges of a non-centred STFT (the old Wyse goldens were a click at sample 1 and near-silence). Here the library is called in-process with the same settings (``Settings.for_net(net,
 flags, demo=True)``, the same weights and the demo's built-in signals), which is what the main
 does. Tolerances: loss curve and final losses 1e-5 relative (float32; bit-equal on the recording
 machine); the result's peak-normalised audio within 1e-2 of the peak and its magnitude

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
 
-from specst_jax import representations
+from specst_jax import listener, representations
 from specst_jax.style import losses, nets, optimize, transfer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +82,42 @@ class GramTest(chex.TestCase, parameterized.TestCase):
                                 method="gram" if method == "frames" else "frames")
     np.testing.assert_allclose(jax.grad(losses.style_loss)(f, target),
                                jax.grad(losses.style_loss)(f, other), rtol=1e-3, atol=1e-5)
+
+  @parameterized.parameters(True, False)
+  def test_frame_products_exact_near_the_optimum(self, jit):
+    # Near the optimum a F^T F ~ S^T S: the loss is ~1e-6 of ||S S^T||^2, where the float32
+    # frame-product form loses every digit. Ours (float64 products, custom VJP) must match a
+    # float64 numpy twin of the explicit-Gram form to float32 rounding of the result.
+    rng = np.random.default_rng(0)
+    m, c = 40, 512
+    style = np.maximum(rng.standard_normal((m, c)), 0).astype(np.float32)
+    target = losses.style_target(jnp.asarray(style), normalization="input_frames",
+                                 n_positions=m, n_input_frames=m, style_input_frames=m,
+                                 method="frames")
+    f = (style + 1e-3 * rng.standard_normal((m, c))).astype(np.float32)
+    value_and_grad = jax.value_and_grad(losses.style_loss)
+    value_and_grad = jax.jit(value_and_grad) if jit else value_and_grad
+    got, grad = value_and_grad(jnp.asarray(f), target)
+    a, f64, s64 = 1.0 / m, f.astype(np.float64), np.asarray(target.value, np.float64)
+    difference = a * f64.T @ f64 - s64.T @ s64
+    want = np.sum(difference ** 2)
+    want_grad = 4.0 * a * f64 @ difference
+    self.assertLess(want, 1e-5 * float(target.const[0]))  # a point near the optimum
+    self.assertLessEqual(abs(float(got) - want), 1e-6 * want)  # measured 2e-8
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=1e-6 * np.abs(want_grad).max())
+    # The float32 frame-product form at the same point: its error is orders above the bound.
+    ff, fs = f @ f.T, f @ np.asarray(target.value).T
+    f32_form = (np.float32(a * a) * np.sum(ff * ff) - np.float32(2 * a) * np.sum(fs * fs)
+                + np.float32(target.const[0]))
+    self.assertGreater(abs(float(f32_form) - want), 100 * 1e-6 * want)
+
+  def test_style_target_const_is_a_float64_pair(self):
+    s = jax.random.normal(jax.random.key(0), (30, 64))
+    t = losses.style_target(s, normalization="output_frames", n_positions=5, method="frames")
+    s64 = np.asarray(t.value, np.float64)
+    want = np.sum((s64 @ s64.T) ** 2)
+    self.assertEqual(t.const.shape, (2,))
+    self.assertLessEqual(abs(float(t.const[0]) + float(t.const[1]) - want), 1e-12 * want)
 
   def test_auto_method(self):
     s = jnp.ones((5, 64))
@@ -175,6 +211,33 @@ class OptimizeTest(chex.TestCase, parameterized.TestCase):
         r.final["total"],
         optimize.loss_terms(r.x, setup.params, targets, features_fn=setup.features_fn,
                             config=setup.config)["total"], rtol=1e-5)
+
+  def test_stop_reasons_and_best_iterate(self):
+    x0 = jnp.asarray([3.0, -2.0])
+
+    def quadratic(x):
+      return jnp.sum((x - 1.0) ** 2)
+
+    x, curve, n_done, _, stop = optimize._lbfgs(  # noqa: SLF001
+        quadratic, jax.value_and_grad(quadratic), x0, n_iter=50, memory_size=5, ftol=1e-6,
+        report=lambda *_: None)
+    self.assertEqual(optimize.stop_reason_name(stop), "converged")
+    self.assertLess(int(n_done), 50)
+    np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-3)
+
+    @jax.custom_jvp
+    def misleading(x):  # the gradient points uphill: no step can decrease the loss
+      return jnp.sum(x ** 2)
+
+    misleading.defjvp(lambda primals, tangents: (
+        misleading(primals[0]), -2.0 * jnp.sum(primals[0] * tangents[0])))
+    x, curve, n_done, _, stop = optimize._lbfgs(  # noqa: SLF001
+        misleading, jax.value_and_grad(misleading), x0, n_iter=50, memory_size=5, ftol=1e-6,
+        report=lambda *_: None)
+    self.assertEqual(optimize.stop_reason_name(stop), "line_search_failed")
+    self.assertEqual(int(n_done), 2)  # one restart, then the second failure stops it
+    np.testing.assert_allclose(x, x0)  # the best iterate: nothing was better than the start
+    np.testing.assert_allclose(curve[int(n_done):], 13.0)
 
   def test_batch_equals_per_example(self):
     setup = _tiny_setup()
@@ -301,6 +364,25 @@ class TransferTest(chex.TestCase, parameterized.TestCase):
     np.testing.assert_allclose(transfer.peak_normalize(y, peak=0.99, only_above=1.0),
                                [[0, 0.2475, -0.99], [0.1, -0.2, 0.05], [0, 0, 0]], rtol=1e-6)
 
+  def test_peak_normalize_body_sets_the_level(self):
+    # A 1 s clip whose first sample is a click 100x its body: the body is scaled to the peak,
+    # the click faded away with the edge, nothing exceeds the peak.
+    rng = np.random.default_rng(0)
+    body = (0.01 * rng.standard_normal(16000)).astype(np.float32)
+    clip = body.copy()
+    clip[1] = 1.0
+    out = transfer.peak_normalize(clip, peak=0.9)
+    e = listener.edge_length(clip.size)
+    self.assertEqual(e, 1024)
+    gain = 0.9 / np.abs(body[e:-e]).max()
+    np.testing.assert_allclose(out[e:-e], body[e:-e] * gain, rtol=1e-6)  # the body: one gain
+    self.assertLessEqual(np.abs(out).max(), 0.9 + 1e-6)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(e) + 0.5) / e)
+    np.testing.assert_allclose(out[:e], clip[:e] * gain * ramp, rtol=1e-5)  # the faded edge
+    np.testing.assert_allclose(out[-e:], body[-e:] * gain, rtol=1e-6)  # a quiet edge: untouched
+    # The old rule (the global peak) would have left the body 40 dB down.
+    self.assertGreater(np.abs(out[e:-e]).max(), 0.89)
+
   def test_stylize_and_batch_agree(self):
     # One pair through the batched engine equals the single engine with the same keys.
     s = _tiny_settings(n_iter=4)
@@ -371,7 +453,8 @@ class CliTest(absltest.TestCase):
     self.assertEqual(r.returncode, 0, r.stderr[-3000:])
     files = sorted(os.listdir(out_dir))
     self.assertEqual([f for f in files if not f.startswith(".")],
-                     ["index.html", "metrics.json", "result.wav", "spectrograms.png"])
+                     ["content.wav", "index.html", "metrics.json", "result.wav",
+                      "spectrograms.png", "style.wav"])
     import soundfile as sf
     y, sr = sf.read(os.path.join(out_dir, "result.wav"))
     self.assertEqual(sr, 22050)
@@ -383,6 +466,10 @@ class CliTest(absltest.TestCase):
     self.assertLess(m["final_losses"]["total"], m["loss_curve"][0])
     for k in ("compile_time_s", "optimize_time_s", "wall_time_s", "n_evaluations"):
       self.assertIn(k, m)
+    # The listener's check of the result as written: its SC against the target magnitude.
+    self.assertEqual(sorted(m["listener"]), ["content.wav", "result.wav", "style.wav"])
+    self.assertLess(m["listener"]["result.wav"]["sc_db"], 0.0)
+    self.assertEqual(m["listener"]["result.wav"]["edge_samples"], 1024)
 
   def test_wyse_runs_at_the_shipped_weights_settings(self):
     # --net=wyse with no STFT flags adopts the shipped weights' sr/n_fft/hop (16 kHz), so

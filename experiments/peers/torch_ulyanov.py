@@ -49,6 +49,9 @@ class UlyanovTorch:
     value.backward()
     return float(value.detach()), x.grad.numpy().astype(np.float64).ravel()
 
+  def close(self) -> None:
+    """Nothing to release (eager torch); here so both twins share one interface."""
+
 
 def griffin_lim(mag: np.ndarray, *, n_fft: int, hop_length: int, n_iter: int, length: int,
                 seed: int = 0) -> np.ndarray:

@@ -140,7 +140,7 @@ class StyleEngine:
     return BucketResult(
         audio=y, final={k: np.asarray(v) for k, v in res.final.items()},
         n_iter=np.asarray(res.n_iter), n_evals=np.asarray(res.n_evals),
-        loss_curve=np.asarray(res.losses), magnitudes=mags,
+        loss_curve=np.asarray(res.losses), magnitudes=mags, stft=stft,
         per_item=dict(sc_db=np.asarray([o[2] for o in out])),
         times=dict(compile=opt.compile_s if first else 0.0, optimize=opt.optimize_s - before,
                    phase=phase_s),
@@ -157,12 +157,16 @@ def _to_audio(settings, rep, x, ref, key, length):
     return S, np.full(length, np.nan, np.float32), np.nan
 
 
+FIGURE_TITLES = {"result": "target magnitude (optimised)"}
+
+
 def figure(path: Path, settings: transfer.Settings, mags: Mapping[str, np.ndarray],
            n_samples: int) -> None:
-  """Content, style and result spectrograms (dB re each one's maximum) as one PNG, cut to the
-  frames of the written result (``n_samples``: bucket padding is not shown)."""
+  """Content, style, the optimised target and (when given) the written result re-analysed, as
+  one PNG of two columns (dB re each one's maximum), cut to the frames of the written result
+  (``n_samples``: bucket padding is not shown)."""
   from specst_jax.studies import panels
   frames = settings.stft.n_frames(n_samples)
-  panels.plot_magnitudes(path, [(name, np.asarray(S)[:frames], settings.stft)
-                                for name, S in mags.items()], columns=len(mags),
-                         panel_size=(4.0, 3.5))
+  panels.plot_magnitudes(path, [(FIGURE_TITLES.get(name, name), np.asarray(S)[:frames],
+                                 settings.stft) for name, S in mags.items()],
+                         columns=2, panel_size=(6.0, 3.4))

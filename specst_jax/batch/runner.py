@@ -26,9 +26,10 @@ from typing import Any, Protocol
 import numpy as np
 from absl import logging
 
-from specst_jax import audio
+from specst_jax import audio, listener
 from specst_jax.batch import buckets, shards, store
 from specst_jax.batch.manifest import Item, ManifestError
+from specst_jax.representations import Stft
 
 
 @dataclasses.dataclass
@@ -45,6 +46,9 @@ class BucketResult:
     info: run-level facts for the metrics (weights in use, device kind, ...).
     per_item: more per-pair metrics, name -> ``[B]`` (e.g. the spectral convergence).
     magnitudes: name -> ``[B, frames, bins]`` (``content``, ``style``, ``result``) for figures.
+    stft: the :class:`specst_jax.representations.Stft` of ``magnitudes``, or None; with it the
+      listener's check of each written result adds its spectral convergence against
+      ``magnitudes["result"]`` and the figure adds the written audio's spectrogram.
   """
 
   audio: np.ndarray
@@ -56,6 +60,7 @@ class BucketResult:
   info: dict[str, Any] = dataclasses.field(default_factory=dict)
   per_item: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
   magnitudes: dict[str, np.ndarray] | None = None
+  stft: Stft | None = None
 
 
 class Engine(Protocol):
@@ -237,17 +242,34 @@ def _metrics(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engin
       **{k: float(v[j]) for k, v in res.per_item.items()})
 
 
+def _written_magnitudes(res: BucketResult, j: int, y: np.ndarray) -> dict[str, np.ndarray]:
+  """Pair ``j``'s magnitudes cut to the written result's frames, plus the written result's own
+  ``|STFT|`` (``"result.wav as written"``) when the engine says its STFT."""
+  if res.magnitudes is None:
+    return {}
+  frames = None if res.stft is None else res.stft.n_frames(len(y))
+  mags = {k: np.asarray(v[j])[:frames] for k, v in res.magnitudes.items()}
+  if res.stft is not None:
+    mags[f"{store.RESULT} as written"] = np.asarray(res.stft.magnitude(y))
+  return mags
+
+
 def _write_item(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engine,
                 cfg: RunConfig, n_real: int, seconds: float,
                 figure: Callable | None) -> None:
   folder = store.item_dir(cfg.output_dir, w.item.id)
   y = np.asarray(res.audio[j][:min(w.fit.original, w.fit.bucket)], np.float32)
   audio.save_audio(folder / store.RESULT, y, w.sr)
-  if figure is not None and res.magnitudes is not None:
-    figure(folder / store.FIGURE, w.settings, {k: v[j] for k, v in res.magnitudes.items()},
-           len(y))
+  mags = _written_magnitudes(res, j, y)
+  measured = res.stft is not None and "result" in mags  # the SC needs the magnitude's STFT
+  check = listener.check_audio(y, sr=w.sr, magnitude=mags["result"] if measured else None,
+                               stft=res.stft if measured else None)
+  listener.warn(folder / store.RESULT, check)
+  if figure is not None and mags:
+    figure(folder / store.FIGURE, w.settings, mags, len(y))
   store.finish_item(cfg.output_dir, w.item.id,
-                    _metrics(w, res, j, style_fits, engine, cfg, n_real, seconds))
+                    dict(_metrics(w, res, j, style_fits, engine, cfg, n_real, seconds),
+                         listener=check))
 
 
 def _fmt_time(s: float) -> str:

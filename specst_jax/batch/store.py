@@ -3,8 +3,9 @@
 Layout of ``output_dir``::
 
   items/<id>/result.wav        the stylised audio
-  items/<id>/spectrograms.png  content / style / result (``--figures`` only)
-  items/<id>/metrics.json      written LAST: its presence means the item is done
+  items/<id>/spectrograms.png  content / style / target / result as written (``--figures`` only)
+  items/<id>/metrics.json      written LAST: its presence means the item is done; ``listener``
+                               holds the listener's check of result.wav (specst_jax.listener)
   items/<id>/error.json        the item failed (reason); replaced or removed on a retry
   summary.json, summary.csv, errors.jsonl   the merged run (process 0 or ``--merge_only``)
   index.html                   a listening page of the finished items (the first ``PAGE_ITEMS``)
@@ -32,7 +33,7 @@ RESULT = "result.wav"
 FIGURE = "spectrograms.png"
 PAGE_ITEMS = 200  # items on the listening page; the rest are in summary.csv
 SUMMARY_COLUMNS = ("id", "status", "total_loss", "style_loss", "content_loss", "iterations",
-                   "seconds", "bucket_s", "content_fit", "process", "reason")
+                   "seconds", "bucket_s", "content_fit", "process", "listener", "reason")
 
 
 def item_dir(output_dir: str | os.PathLike, item_id: str) -> Path:
@@ -80,6 +81,14 @@ def _read_json(path: Path) -> dict | None:
     return None
 
 
+def _listener_verdict(check: dict | None) -> str | None:
+  """``passed``, the failed checks joined by ``'; '``, or None (an item written before the
+  check existed)."""
+  if check is None:
+    return None
+  return "passed" if check["passed"] else "; ".join(check["warnings"])
+
+
 def item_row(output_dir: str | os.PathLike, item_id: str) -> dict[str, Any]:
   """One row of the summary: status ``ok``, ``error`` or ``missing`` (not run yet)."""
   folder = item_dir(output_dir, item_id)
@@ -91,7 +100,7 @@ def item_row(output_dir: str | os.PathLike, item_id: str) -> dict[str, Any]:
                 iterations=m.get("n_iterations_done"), seconds=m.get("item_seconds"),
                 bucket_s=m.get("bucket", {}).get("seconds"),
                 content_fit=m.get("content_fit", {}).get("action"), process=m.get("process"),
-                reason="")
+                listener=_listener_verdict(m.get("listener")), reason="")
   e = _read_json(folder / ERROR)
   if e is not None:
     return dict(id=item_id, status="error", process=e.get("process"),
@@ -140,7 +149,7 @@ def write_page(output_dir: str | os.PathLike, rows: Sequence[dict[str, Any]], *,
     folder = f"items/{r['id']}"
     figure = f"{folder}/{FIGURE}" if (out / folder / FIGURE).is_file() else None
     measures = {k: r[k] for k in ("total_loss", "style_loss", "content_loss", "iterations",
-                                  "bucket_s") if r.get(k) is not None}
+                                  "bucket_s", "listener") if r.get(k) is not None}
     cells[(r["id"], "result")] = listening.Cell(f"{folder}/{RESULT}", figure, measures)
   n_ok = sum(r["status"] == "ok" for r in rows)
   notes = (f"{n_ok} of {len(rows)} items finished"

@@ -26,13 +26,13 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import subprocess
 from pathlib import Path
 
 import ml_collections
 import numpy as np
 
 from specst_jax import files
+from specst_jax.provenance import git_commit
 from specst_jax.classifier import evaluate, train
 
 ALL_FOLDS = (1, 2, 3, 4, 5)
@@ -96,20 +96,6 @@ def check_config(config: ml_collections.ConfigDict, allow_clip_validation: bool 
     _refuse("config val_by_source=False",
             "validation clips would share source recordings with training clips (about 40 % "
             "of them; use the `srcval` option, or allow_clip_validation to score old runs)")
-
-
-def git_commit(where: str | Path | None = None) -> str | None:
-  """``HEAD``'s hash of the repository at ``where`` (default: this file's), ``+dirty`` when
-  tracked files differ from it; None outside a repository or without git."""
-  cwd = Path(where) if where is not None else Path(__file__).resolve().parent
-  try:
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                          text=True, timeout=30, check=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                           capture_output=True, text=True, timeout=30, check=True).stdout.strip()
-  except (OSError, subprocess.SubprocessError):
-    return None
-  return head + ("+dirty" if dirty else "")
 
 
 def _plain(d) -> dict:

@@ -38,8 +38,7 @@ def _consistency_fused(*, n_fft, hop_length, win_length, window, center, length,
   window_np = spectral._padded_window(window, win_length, n_fft)  # noqa: SLF001
   wss = spectral.window_sumsquare(window, n_frames, n_fft=n_fft, hop_length=hop_length,
                                   win_length=win_length)
-  tiny = np.finfo(np.float32).tiny
-  gain = np.where(wss > tiny, 1.0 / np.maximum(wss, tiny), 1.0)
+  gain = spectral.overlap_add_gain(wss)
   start = n_fft // 2 if center else 0
   stop = start + (wss.shape[0] - 2 * start if length is None else length)
   gain[:start] = 0.0

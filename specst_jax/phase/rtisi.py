@@ -55,8 +55,10 @@ def _rtisi_scan(S, *, n_fft, hop_length, win_length, window, look_ahead, n_inner
   k = look_ahead
   w_np = spectral._padded_window(window, win_length, n_fft)  # noqa: SLF001
   w = jnp.asarray(w_np, jnp.float32)
-  squares = jnp.asarray(_shifted_squares(w_np, hop_length=hop_length, look_ahead=k), jnp.float32)
+  squares_np = _shifted_squares(w_np, hop_length=hop_length, look_ahead=k)
+  squares = jnp.asarray(squares_np, jnp.float32)
   overlap = squares.shape[0] - k
+  wss_floor = spectral.WSS_FLOOR * float(np.max(squares_np.sum(axis=0)))
   n_frames, bins = S.shape[-2:]
   batch = S.shape[:-2]
   size = n_fft + k * hop_length
@@ -79,8 +81,7 @@ def _rtisi_scan(S, *, n_fft, hop_length, win_length, window, look_ahead, n_inner
     new_mag, n = inputs
     offsets = n + jnp.arange(-(overlap - 1), k + 1)
     exists = ((offsets >= 0) & (offsets < n_frames)).astype(jnp.float32)
-    wss = exists @ squares
-    wss = jnp.where(wss > _EPS, wss, 1.0)
+    wss = jnp.maximum(exists @ squares, wss_floor)  # spectral.overlap_add_gain's rule
     mags = mags.at[..., k, :].set(new_mag)
     y = synthesis(acc, est, wss)
     est = est.at[..., k, :].set(project(analysis(y)[..., k, :], new_mag))

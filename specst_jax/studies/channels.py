@@ -31,7 +31,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from specst_jax import files, listening
+from specst_jax import files, listener, listening
 from specst_jax.models.wyse import WyseClassifier
 from specst_jax.studies import judge as judge_lib
 from specst_jax.studies import outputs, pairs, stats
@@ -154,7 +154,7 @@ def run(cfg: Config, out: Path, *, progress="log", log=print) -> dict:
                                 if trained is not None else "raw [0, 1] (no trained weights)"),
                  judge=judge.classifier, rows=rows, analysis=analysis, timings=timings,
                  wall_time_s=time.perf_counter() - t0, device=str(jax.devices()[0]))
-  write(out, cfg, ps, cells, curves, results)
+  results["listener"] = write(out, cfg, ps, cells, curves, results)
   results["wall_time_s"] = time.perf_counter() - t0
   files.write_json(out / "results.json", results, indent=1)
   return results
@@ -223,30 +223,38 @@ def markdown(results: dict) -> str:
 
 
 def write(out: Path, cfg: Config, ps: pairs.PairSet, cells: dict, curves: dict,
-          results: dict) -> None:
-  """Audio (seed 0), thumbnails, the listening page, curves, the distance plot, tables."""
+          results: dict) -> dict[str, dict]:
+  """Audio (seed 0), thumbnails, the listening page, curves, the distance plot, tables.
+
+  Returns:
+    each written clip's listener check, by its path relative to ``out``.
+  """
   out.mkdir(parents=True, exist_ok=True)
-  page_cells, columns = {}, ["content", "style"] + list(cells)
+  page_cells, columns, checks = {}, ["content", "style"] + list(cells), {}
   for i, p in enumerate(ps.pairs):
     stem = f"pair{i:02d}"
     any_s = next(iter(cells.values()))[0]
     for which, y in (("content", p.content), ("style", p.style)):
-      outputs.save_clip(out / "audio" / f"{stem}_{which}.wav", y, ps.sr)
+      clip = f"audio/{stem}_{which}.wav"
+      _, checks[clip] = outputs.save_clip(out / clip, y, ps.sr)
       outputs.thumbnail(out / "img" / f"{stem}_{which}.png",
                         np.asarray(any_s.stft.magnitude(y)), any_s.stft, which)
-      page_cells[(p.name, which)] = listening.Cell(f"audio/{stem}_{which}.wav",
-                                                   f"img/{stem}_{which}.png")
+      page_cells[(p.name, which)] = listening.Cell(clip, f"img/{stem}_{which}.png")
     for label, (s, r) in cells.items():
       tag = label.replace(" ", "_").replace("=", "")
-      outputs.save_clip(out / "audio" / f"{stem}_{tag}.wav", r.audio[i], ps.sr)
-      outputs.thumbnail(out / "img" / f"{stem}_{tag}.png", r.magnitude[i], s.stft, label)
+      clip = f"audio/{stem}_{tag}.wav"
+      written, checks[clip] = outputs.save_clip(out / clip, r.audio[i], ps.sr,
+                                                magnitude=r.magnitude[i], stft=s.stft)
+      outputs.result_thumbnail(out / "img" / f"{stem}_{tag}.png", r.magnitude[i], written,
+                               s.stft, label)
       row = next(x for x in results["rows"] if x["pair"] == p.name and x["seed"] == 0
                  and f"{x['net']} C={x['channels']}" == label)
       page_cells[(p.name, label)] = listening.Cell(
-          f"audio/{stem}_{tag}.wav", f"img/{stem}_{tag}.png",
+          clip, f"img/{stem}_{tag}.png",
           {"style dist dB": row["style_distance_db"],
            "modulation dist dB": row["modulation_distance_db"],
-           "content corr": row["content_correlation"], "P(style)": row["p_style_class"]})
+           "content corr": row["content_correlation"], "P(style)": row["p_style_class"],
+           **listener.page_measures(checks[clip])})
   outputs.loss_curves(out / "loss_curves.png", curves, title="channel study: loss curves")
   x = list(cfg.channels)
   for measure in DISTANCES:
@@ -264,4 +272,6 @@ def write(out: Path, cfg: Config, ps: pairs.PairSet, cells: dict, curves: dict,
                        settings={k: json.dumps(v) for k, v in results["config"].items()},
                        notes="Seed 0 of each pair; the tables over all seeds are in channels.md "
                              "(see also loss_curves.png, style_distance_db.png, "
-                             "modulation_distance_db.png).")
+                             "modulation_distance_db.png). A result's image: its target "
+                             "magnitude above the clip as written, re-analysed.")
+  return checks

@@ -141,7 +141,7 @@ def run(cfg: Config, out: str | Path, *, progress="log") -> dict:
                   for k, r in results.items()},
       claims=[dict(claim=c, measure=m, **v.as_dict()) for c, m, v in verdicts],
       device=str(jax.devices()[0]))
-  write(out, cfg, ps, rows, labels, results, wyse_stft, verdicts, metrics)
+  metrics["listener"] = write(out, cfg, ps, rows, labels, results, wyse_stft, verdicts, metrics)
   metrics["wall_time_s"] = time.perf_counter() - t_start
   metrics["markdown"] = markdown(cfg, ps, rows, labels, verdicts, metrics)
   files.write_json(out / "metrics.json", {k: v for k, v in metrics.items() if k != "markdown"},

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from jax.typing import ArrayLike
 
-from specst_jax import listening
+from specst_jax import listener, listening
 from specst_jax.representations import Stft
 from specst_jax.studies import outputs, panels, stats
 from specst_jax.studies import pairs as pairs_lib
@@ -135,34 +135,40 @@ def _class_label(p: pairs_lib.Pair, which: str) -> str:
 
 
 def write(out: Path, cfg: Config, ps: pairs_lib.PairSet, rows: dict, labels: dict,
-          results: dict, wyse_stft: Stft, verdicts: list, metrics: dict) -> None:
-  """Audio + thumbnails (seed 0), figure1.png (pair 0), loss curves, the listening page."""
+          results: dict, wyse_stft: Stft, verdicts: list, metrics: dict) -> dict[str, dict]:
+  """Audio + thumbnails (seed 0), figure1.png (pair 0), loss curves, the listening page.
+
+  Returns:
+    each written clip's listener check, by its path relative to ``out``.
+  """
   out.mkdir(parents=True, exist_ok=True)
   sr = ps.sr
-  cells, columns = {}, ["content", "style"] + [labels[k] for k in results]
+  cells, columns, checks = {}, ["content", "style"] + [labels[k] for k in results], {}
   for i, p in enumerate(ps.pairs):
     stem = f"pair{i:02d}"
     for which, y in (("content", p.content), ("style", p.style)):
-      outputs.save_clip(out / "audio" / f"{stem}_{which}.wav", y, sr)
+      clip = f"audio/{stem}_{which}.wav"
+      _, checks[clip] = outputs.save_clip(out / clip, y, sr)
       outputs.thumbnail(out / "img" / f"{stem}_{which}.png",
                         np.asarray(wyse_stft.magnitude(y)), wyse_stft, which)
       cells[(p.name, which)] = listening.Cell(
-          f"audio/{stem}_{which}.wav", f"img/{stem}_{which}.png",
-          {"class": _class_label(p, which)})
+          clip, f"img/{stem}_{which}.png", {"class": _class_label(p, which)})
     for key, res in results.items():
       sel = [j for j, (q, k) in enumerate(res["items"]) if q == i and k == 0]
       if not sel:
         continue
-      j = sel[0]
-      outputs.save_clip(out / "audio" / f"{stem}_{key}.wav", res["audio"][j], sr)
-      outputs.thumbnail(out / "img" / f"{stem}_{key}.png", res["S"][j], res["settings"].stft,
-                        key)
+      j, stft, clip = sel[0], res["settings"].stft, f"audio/{stem}_{key}.wav"
+      written, checks[clip] = outputs.save_clip(out / clip, res["audio"][j], sr,
+                                                magnitude=res["S"][j], stft=stft)
+      outputs.result_thumbnail(out / "img" / f"{stem}_{key}.png", res["S"][j], written, stft,
+                               key)
       row = rows[key]
       cells[(p.name, labels[key])] = listening.Cell(
-          f"audio/{stem}_{key}.wav", f"img/{stem}_{key}.png",
-          {m: float(row[m][j]) for m in ("style_distance_db", "modulation_distance_db",
-                                         "content_correlation", "p_style_class",
-                                         "p_content_class", "sc_db")})
+          clip, f"img/{stem}_{key}.png",
+          {**{m: float(row[m][j]) for m in ("style_distance_db", "modulation_distance_db",
+                                            "content_correlation", "p_style_class",
+                                            "p_content_class", "sc_db")},
+           **listener.page_measures(checks[clip])})
   figure = [(f"content: {ps.pairs[0].name.split(' / ')[0]}",
              np.asarray(wyse_stft.magnitude(ps.pairs[0].content)), wyse_stft),
             (f"style: {ps.pairs[0].style_class or 'style'}",
@@ -179,4 +185,7 @@ def write(out: Path, cfg: Config, ps: pairs_lib.PairSet, rows: dict, labels: dic
       cells=cells, settings={k: json.dumps(v) for k, v in metrics["config"].items()},
       notes=("Seed 0 of each pair and condition. Input pipeline: " + metrics["input_pipeline"]
              + ". Every seed, the intervals and the verdicts: "
-             "metrics.md; the optimisation: loss_curves.png; the paper's layout: figure1.png."))
+             "metrics.md; the optimisation: loss_curves.png; the paper's layout: figure1.png. "
+             "A result's image: its target magnitude above the clip as written, re-analysed."),
+      figures={"figure1.png": "The paper's layout, first pair (target magnitudes)."})
+  return checks

@@ -3,7 +3,8 @@
 ``losses`` (Gram / content / range losses) and ``optimize`` (the compiled L-BFGS / Adam loop) are
 re-exported here; ``nets`` (the one registry of networks, :data:`nets.NETS`) and ``transfer``
 (the audio -> audio engine, single and batched) are imported as modules:
-``from specst_jax.style import nets, transfer``.
+``from specst_jax.style import nets, transfer``; ``output_files`` writes the style_transfer
+tool's audio, figure and listening page.
 """
 
 from specst_jax.style.losses import (

@@ -190,16 +190,22 @@ def _report(progress, every: int, axis_name: str | None, step: jax.Array, loss: 
                lambda: None)
 
 
+# Why an optimisation stopped (``StyleResult.stop_reason`` indexes this).
+STOP_REASONS = ("max_iter", "converged", "line_search_failed")
+MAX_ITER, CONVERGED, LINE_SEARCH_FAILED = range(3)
+
+
 class StyleResult(NamedTuple):
   """Output of :func:`run_style_transfer`.
 
   Attributes:
-    x: the optimised representation (``x0``'s shape).
+    x: the best iterate (the lowest loss seen; ``x0``'s shape).
     losses: ``[n_iter]`` total loss before each iteration's update (L-BFGS:
       the value at each accepted iterate, starting with ``x0``).
     n_evals: loss-and-gradient evaluations (int32).
     final: the weighted terms at ``x`` (see :func:`loss_terms`).
     n_iter: iterations done (int32; fewer than asked after an L-BFGS early stop).
+    stop_reason: int32 index into :data:`STOP_REASONS`.
   """
 
   x: jax.Array
@@ -207,6 +213,86 @@ class StyleResult(NamedTuple):
   n_evals: jax.Array
   final: dict[str, jax.Array]
   n_iter: jax.Array
+  stop_reason: jax.Array
+
+
+def stop_reason_name(code: ArrayLike) -> str:
+  """The name of a :attr:`StyleResult.stop_reason` code."""
+  return STOP_REASONS[int(code)]
+
+
+def _lbfgs(objective, value_and_grad, x0, *, n_iter, memory_size, ftol, report, gtol=1e-5):
+  """optax L-BFGS (zoom line search) in one ``lax.while_loop``; see :func:`run_style_transfer`.
+
+  Returns ``(best x, curve, n_done, evals, stop_reason)``.
+  """
+  opt = optax.lbfgs(memory_size=memory_size)
+  value, grad = value_and_grad(x0)
+  curve = jnp.zeros((n_iter,), jnp.float32)
+
+  def cond(carry):
+    return (carry["i"] < n_iter) & (carry["stop"] == MAX_ITER)
+
+  def body(c):
+    report(c["i"], c["value"])
+    curve = c["curve"].at[c["i"]].set(c["value"])
+    updates, state = opt.update(c["grad"], c["state"], c["x"], value=c["value"], grad=c["grad"],
+                                value_fn=objective)
+    x = optax.apply_updates(c["x"], updates)
+    new_value = optax.tree.get(state, "value")
+    # Failed: no step with sufficient decrease, or (optax's zoom then returns a zero step with
+    # only its curvature error set) no decrease at all.
+    failed = (optax.tree.get(state, "decrease_error") > 0) | (new_value >= c["value"])
+    scale = jnp.maximum(jnp.maximum(jnp.abs(c["value"]), jnp.abs(new_value)), 1.0)
+    small = (c["value"] - new_value) <= ftol * scale if ftol > 0 else jnp.bool_(False)
+    new_grad = optax.tree.get(state, "grad")
+    evals = c["evals"] + optax.tree.get(state, "num_linesearch_steps")
+    better = new_value < c["best_value"]
+    best_x = jnp.where(better, x, c["best_x"])
+    best_value = jnp.where(better, new_value, c["best_value"])
+    best_grad = jnp.where(better, new_grad, c["best_grad"])
+    # A failed line search restarts L-BFGS from the best iterate with an empty memory once;
+    # a second failure in a row stops the run.
+    restart = failed & ~c["failed_before"]
+    flat = jnp.max(jnp.abs(best_grad)) <= gtol  # scipy's pgtol rule, at the best iterate
+    stop = jnp.where(flat, CONVERGED,
+                     jnp.where(failed & c["failed_before"], LINE_SEARCH_FAILED,
+                               jnp.where(~failed & small, CONVERGED, MAX_ITER)))
+    state = jax.tree.map(lambda a, b: jnp.where(restart, a, b), opt.init(best_x), state)
+    return dict(i=c["i"] + 1, x=jnp.where(restart, best_x, x), state=state,
+                value=jnp.where(restart, best_value, new_value),
+                grad=jnp.where(restart, best_grad, new_grad), curve=curve, evals=evals,
+                stop=stop.astype(jnp.int32), failed_before=failed, best_x=best_x,
+                best_value=best_value, best_grad=best_grad)
+
+  carry = dict(i=jnp.int32(0), x=x0, state=opt.init(x0), value=value, grad=grad, curve=curve,
+               evals=jnp.int32(1), stop=jnp.int32(MAX_ITER), failed_before=jnp.bool_(False),
+               best_x=x0, best_value=value, best_grad=grad)
+  c = jax.lax.while_loop(cond, body, carry)
+  curve = jnp.where(jnp.arange(n_iter) < c["i"], c["curve"], c["best_value"])
+  return c["best_x"], curve, c["i"], c["evals"], c["stop"]
+
+
+def _adam(value_and_grad, x0, *, n_iter, learning_rate, report):
+  """Adam for ``n_iter`` steps; returns ``(best x, curve, n_done, evals, stop_reason)``."""
+  opt = optax.adam(learning_rate)
+
+  def body(i, carry):
+    x, state, curve, best_x, best_value = carry
+    value, grad = value_and_grad(x)
+    report(i, value)
+    curve = curve.at[i].set(value)
+    better = value < best_value
+    best_x, best_value = jnp.where(better, x, best_x), jnp.where(better, value, best_value)
+    updates, state = opt.update(grad, state, x)
+    return optax.apply_updates(x, updates), state, curve, best_x, best_value
+
+  curve = jnp.zeros((n_iter,), jnp.float32)
+  x, _, curve, best_x, best_value = jax.lax.fori_loop(
+      0, n_iter, body, (x0, opt.init(x0), curve, x0, jnp.float32(jnp.inf)))
+  last = value_and_grad(x)[0]  # the last update's result, never evaluated inside the loop
+  best_x = jnp.where(last < best_value, x, best_x)
+  return best_x, curve, jnp.int32(n_iter), jnp.int32(n_iter + 1), jnp.int32(MAX_ITER)
 
 
 def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features_fn: FeaturesFn,
@@ -220,6 +306,15 @@ def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features
   Static arguments (for ``jax.jit``): ``features_fn``, ``config``, ``optimizer``,
   ``n_iter``, ``learning_rate``, ``memory_size``, ``ftol``. vmap over ``(x0, targets)`` for a batch.
 
+  The best iterate (the lowest loss seen) is returned, and why the run stopped
+  (:data:`STOP_REASONS`): ``"max_iter"``; ``"converged"``: an L-BFGS iteration whose line
+  search succeeded lowered the loss by at most ``ftol * max(|f_prev|, |f|, 1)``, or the
+  gradient's largest entry at the best iterate is at most 1e-5 (scipy L-BFGS-B's ``ftol`` and
+  ``pgtol`` rules); ``"line_search_failed"``: the zoom line search found no step that lowers
+  the loss (with sufficient decrease) twice in a row (after the first failure L-BFGS restarts from the best
+  iterate with an empty memory). The loss is exact near the optimum
+  (:mod:`specst_jax.style.losses`), so a failure is a real one, not a float32 tie.
+
   Args:
     params: network parameters (not optimised).
     x0: initial representation.
@@ -228,11 +323,8 @@ def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features
     n_iter: iterations (at most).
     learning_rate: Adam's step size (ignored by L-BFGS).
     memory_size: L-BFGS history.
-    ftol: L-BFGS stops early, as scipy's L-BFGS-B does, once an iteration lowers the
-      loss by at most ``ftol * max(|f_prev|, |f|, 1)``: in float32 the loss is only known to
-      about 1e-6 relative, and past that point the line search spends up to 20
-      evaluations per iteration without progress. 0 disables. The loss curve is
-      padded with the last value after a stop.
+    ftol: L-BFGS's relative-decrease tolerance (0 disables). The loss curve is padded with
+      the best value after a stop.
     progress: called on the host as ``progress(step, loss)`` from inside the loop
       (``jax.debug.callback``) every ``progress_every`` iterations (0: never); live progress
       of long runs.
@@ -245,47 +337,17 @@ def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features
   def objective(x):
     return loss_terms(x, params, targets, features_fn=features_fn, config=config)["total"]
 
+  def report(step, value):
+    _report(progress, progress_every, axis_name, step, value)
+
   value_and_grad = jax.value_and_grad(objective)
-  curve = jnp.zeros((n_iter,), jnp.float32)
   if optimizer == "lbfgs":
-    opt = optax.lbfgs(memory_size=memory_size)
-    value, grad = value_and_grad(x0)
-
-    def cond(carry):
-      i, done = carry[0], carry[-1]
-      return (i < n_iter) & ~done
-
-    def body(carry):
-      i, x, state, value, grad, curve, evals, _ = carry
-      _report(progress, progress_every, axis_name, i, value)
-      curve = curve.at[i].set(value)
-      updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=objective)
-      x = optax.apply_updates(x, updates)
-      new_value = optax.tree.get(state, "value")
-      grad = optax.tree.get(state, "grad")
-      evals = evals + optax.tree.get(state, "num_linesearch_steps")
-      scale = jnp.maximum(jnp.maximum(jnp.abs(value), jnp.abs(new_value)), 1.0)
-      done = (value - new_value) <= ftol * scale if ftol > 0 else jnp.bool_(False)
-      return i + 1, x, state, new_value, grad, curve, evals, done
-
-    carry = (jnp.int32(0), x0, opt.init(x0), value, grad, curve, jnp.int32(1), jnp.bool_(False))
-    n_done, x, _, value, _, curve, evals, _ = jax.lax.while_loop(cond, body, carry)
-    curve = jnp.where(jnp.arange(n_iter) < n_done, curve, value)
+    x, curve, n_done, evals, stop = _lbfgs(objective, value_and_grad, x0, n_iter=n_iter,
+                                           memory_size=memory_size, ftol=ftol, report=report)
   elif optimizer == "adam":
-    opt = optax.adam(learning_rate)
-
-    def adam_body(i, carry):
-      x, state, curve = carry
-      value, grad = value_and_grad(x)
-      _report(progress, progress_every, axis_name, i, value)
-      curve = curve.at[i].set(value)
-      updates, state = opt.update(grad, state, x)
-      return optax.apply_updates(x, updates), state, curve
-
-    x, _, curve = jax.lax.fori_loop(0, n_iter, adam_body, (x0, opt.init(x0), curve))
-    evals = jnp.int32(n_iter)
-    n_done = jnp.int32(n_iter)
+    x, curve, n_done, evals, stop = _adam(value_and_grad, x0, n_iter=n_iter,
+                                          learning_rate=learning_rate, report=report)
   else:
     raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
   final = loss_terms(x, params, targets, features_fn=features_fn, config=config)
-  return StyleResult(x, curve, jnp.asarray(evals, jnp.int32), final, n_done)
+  return StyleResult(x, curve, jnp.asarray(evals, jnp.int32), final, n_done, stop)

@@ -32,7 +32,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from specst_jax import phase, representations, signals
+from specst_jax import listener, phase, representations, signals
 from specst_jax.representations import Stft
 from specst_jax.style import nets, optimize
 
@@ -276,13 +276,40 @@ def peak_normalize(y: ArrayLike, *, peak: float = 0.9, only_above: float | None 
                    ) -> np.ndarray:
   """THE peak normalisation: each clip ``[..., samples]`` scaled to ``peak`` (float32).
 
+  The level is set by the clip's *body*: all but the first and last
+  :func:`listener.edge_length` samples (the listener check's edges), where a phase reconstruction is least constrained. A few edge samples must never
+  set the level of a clip (one loud edge sample scaled to ``peak`` leaves a click and a
+  near-silent clip). If an edge is still louder than ``peak`` after the body's gain, that
+  edge alone fades in (out) over its samples with a raised cosine, and if a sample there
+  still exceeds ``peak`` the whole clip is scaled down to it: the result never exceeds
+  ``peak``.
+
   ``only_above``: leave clips whose peak is at most this alone (e.g. 1.0: only fix clipping).
-  A silent clip is returned as is.
+  A silent clip (or body) is returned as is.
   """
-  y = np.asarray(y, np.float32)
-  top = np.max(np.abs(y), axis=-1, keepdims=True) if y.size else np.zeros(y.shape[:-1] + (1,))
-  scale = top > (0.0 if only_above is None else only_above)
-  return np.where(scale, y / np.where(scale, top, 1.0) * np.float32(peak), y).astype(np.float32)
+  y = np.array(y, np.float32)
+  if y.size == 0:
+    return y
+  n = y.shape[-1]
+  e = listener.edge_length(n)
+  flat = y.reshape(-1, n)
+  for clip in flat:  # in place, one clip at a time
+    top = float(np.max(np.abs(clip)))
+    if top <= (0.0 if only_above is None else only_above):
+      continue
+    body = float(np.max(np.abs(clip[e:n - e]))) if n > 2 * e else top
+    if body <= 0.0:
+      continue
+    clip *= np.float32(peak / body)
+    if e and np.max(np.abs(clip)) > peak:
+      ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(e) + 0.5) / e)).astype(np.float32)
+      for edge, fade in ((slice(0, e), ramp), (slice(n - e, n), ramp[::-1])):
+        if np.max(np.abs(clip[edge])) > peak:
+          clip[edge] *= fade
+      over = float(np.max(np.abs(clip)))
+      if over > peak:
+        clip *= np.float32(peak / over)
+  return flat.reshape(y.shape)
 
 
 def magnitudes(stft: Stft, audio: ArrayLike, name: str) -> jax.Array:
@@ -329,6 +356,7 @@ class TransferResult:
     loss_curve: ``[..., n_iter]`` total loss per iteration.
     final_losses: ``{"style", "content", "range", "total"}`` at the result.
     n_evals, n_iter_done: loss evaluations and iterations done (L-BFGS may stop early).
+    stop_reason: why the optimisation stopped (codes of :data:`optimize.STOP_REASONS`).
     sc_db: spectral convergence of the audio against ``magnitude`` (dB; lower is better).
     weights: description of the network's weights.
     timings: ``compile_s``, ``optimize_s``, ``phase_s`` (seconds).
@@ -342,6 +370,7 @@ class TransferResult:
   final_losses: dict
   n_evals: np.ndarray
   n_iter_done: np.ndarray
+  stop_reason: np.ndarray
   sc_db: np.ndarray
   weights: str
   timings: dict
@@ -353,6 +382,7 @@ class TransferResult:
         loss_curve=[float(v) for v in self.loss_curve],
         final_losses={k: float(v) for k, v in self.final_losses.items()},
         n_evaluations=int(self.n_evals), n_iterations_done=int(self.n_iter_done),
+        stop_reason=optimize.stop_reason_name(self.stop_reason),
         compile_time_s=self.timings["compile_s"], optimize_time_s=self.timings["optimize_s"],
         phase_time_s=self.timings["phase_s"], content_frames=int(self.content_magnitude.shape[-2]),
         style_frames=[int(S.shape[-2]) for S in self.style_magnitudes])
@@ -370,7 +400,8 @@ def _finish(settings, net, opt, res, S_c, S_s, ref, key, length) -> TransferResu
       audio=y, magnitude=np.asarray(S_r), content_magnitude=np.asarray(S_c),
       style_magnitudes=[np.asarray(S) for S in S_s], loss_curve=np.asarray(res.losses),
       final_losses={k: np.asarray(v) for k, v in res.final.items()},
-      n_evals=np.asarray(res.n_evals), n_iter_done=np.asarray(res.n_iter), sc_db=sc,
+      n_evals=np.asarray(res.n_evals), n_iter_done=np.asarray(res.n_iter),
+      stop_reason=np.asarray(res.stop_reason), sc_db=sc,
       weights=net.weights,
       timings=dict(compile_s=opt.compile_s, optimize_s=opt.optimize_s, phase_s=phase_s))
 
