@@ -26,7 +26,7 @@ CONFIG = Path(__file__).resolve().parent / "configs" / "figure1.py"
 _OUT = flags.DEFINE_string("output_dir", "out/figure1", "output folder")
 _QUICK = flags.DEFINE_bool("quick", False, "the tests' tiny design (the config's 'quick' preset)")
 _CONFIG = config_flags.DEFINE_config_file("config", str(CONFIG), "study configuration "
-                                          "(presets: ours, paper, cpu, quick)")
+                                          "(presets: ours, paper, cpu, claims, quick)")
 
 
 def config() -> figure1.Config:
@@ -42,12 +42,7 @@ def config() -> figure1.Config:
       if name in flags.FLAGS and flags.FLAGS[name].present:
         quick[k] = c[k]
     c = quick
-  d = c.to_dict()
-  d["noise_levels"] = tuple(float(r) for r in d["noise_levels"])
-  d["extras"] = tuple(d["extras"])
-  d["weights"] = d["weights"] or None
-  d["vgg_weights"] = d["vgg_weights"] or None
-  return figure1.Config(**d)
+  return figure1.config_from_dict(c.to_dict())
 
 
 def main(argv):

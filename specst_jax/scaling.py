@@ -6,14 +6,26 @@ axes (``[..., frames, bins]``), which makes them per-example on a batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from specst_jax.spectral import magnitude
 
 
-def _reference(S: jax.Array, ref: float | str) -> jax.Array | float:
+# numpy reductions a librosa user passes as ``ref`` (``ref=np.max``), as their jnp twins (jittable).
+_NUMPY_REDUCTIONS = {np.max: jnp.max, np.amax: jnp.max, np.min: jnp.min, np.amin: jnp.min,
+                     np.mean: jnp.mean, np.median: jnp.median}
+
+
+def _reference(S: jax.Array, ref: float | str | Callable) -> jax.Array | float:
+  """The reference value: a number, ``"max"`` (per spectrogram), or a callable applied to the
+  whole array as librosa does (``np.max``: the maximum over everything, batch included)."""
+  if callable(ref):
+    return _NUMPY_REDUCTIONS.get(ref, ref)(S)
   if isinstance(ref, str):
     if ref != "max":
       raise ValueError(f"ref must be a positive number or 'max', got {ref!r}")
@@ -43,12 +55,14 @@ def _check_amin_top_db(amin: float, top_db: float | None) -> None:
 
 
 def power_to_db(
-    S: ArrayLike, *, ref: float | str = 1.0, amin: float = 1e-10, top_db: float | None = 80.0
+    S: ArrayLike, *, ref: float | str | Callable = 1.0, amin: float = 1e-10,
+    top_db: float | None = 80.0
 ) -> jax.Array:
   """``10 log10(max(S, amin) / max(ref, amin))``, floored ``top_db`` below the maximum.
 
   As ``librosa.power_to_db``, except that ``ref="max"`` and the ``top_db`` floor are
-  taken per spectrogram over its last two axes rather than over the whole array.
+  taken per spectrogram over its last two axes rather than over the whole array. A
+  callable ``ref`` (librosa's ``ref=np.max``) is applied to the whole array, as librosa does.
   """
   _check_amin_top_db(amin, top_db)
   S = jnp.asarray(S)
@@ -56,7 +70,8 @@ def power_to_db(
 
 
 def amplitude_to_db(
-    S: ArrayLike, *, ref: float | str = 1.0, amin: float = 1e-5, top_db: float | None = 80.0
+    S: ArrayLike, *, ref: float | str | Callable = 1.0, amin: float = 1e-5,
+    top_db: float | None = 80.0
 ) -> jax.Array:
   """``20 log10`` of a magnitude spectrogram; as ``librosa.amplitude_to_db``.
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 from pathlib import Path
 
 import chex
@@ -110,6 +111,29 @@ class GramTest(chex.TestCase, parameterized.TestCase):
     f32_form = (np.float32(a * a) * np.sum(ff * ff) - np.float32(2 * a) * np.sum(fs * fs)
                 + np.float32(target.const[0]))
     self.assertGreater(abs(float(f32_form) - want), 100 * 1e-6 * want)
+
+  @parameterized.parameters("fori", "while")
+  def test_exact_loss_under_vmap_of_a_loop(self, loop):
+    # The engine vmaps a compiled loop around the loss's value and gradient: the float64
+    # island must survive that (it once failed: "lax.mul ... float64, float32"), truncate
+    # nothing (warnings are errors here) and equal the unbatched loop.
+    f = jax.random.normal(jax.random.key(0), (2, 20, 300))
+    s = jax.random.normal(jax.random.key(1), (2, 20, 300))
+
+    def job(f, s):
+      t = losses.style_target(s, normalization="gatys", n_positions=20, method="frames")
+      value_and_grad = jax.value_and_grad(lambda x: losses.style_loss(x, t))
+      if loop == "fori":
+        return jax.lax.fori_loop(0, 3, lambda i, x: x - 0.1 * value_and_grad(x)[1], f)
+      return jax.lax.while_loop(lambda c: c[0] < 3,
+                                lambda c: (c[0] + 1, c[1] - 0.1 * value_and_grad(c[1])[1]),
+                                (0, f))[1]
+
+    with warnings.catch_warnings():
+      warnings.simplefilter("error")
+      batched = jax.jit(jax.vmap(job))(f, s)
+      one = jax.jit(job)(f[1], s[1])
+    np.testing.assert_allclose(batched[1], one, rtol=1e-6, atol=1e-6)
 
   def test_style_target_const_is_a_float64_pair(self):
     s = jax.random.normal(jax.random.key(0), (30, 64))

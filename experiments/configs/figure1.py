@@ -14,12 +14,19 @@ command line (``--config.seeds=1``). Fields: ``specst_jax.studies.figure1.Config
 * ``cpu``: what fits ~25 minutes of the 2-core work VM (stated in the notes): 12 pairs, 1
   seed, 2.5 s, r in {0, 0.7}, 40 Adam steps, fast GLA 30 -- far too few steps to be past the
   early transient (see loss_curves.png); a smoke-scale run of the full design, not a result.
+* ``claims``: the pre-registered claims study (``experiments/claims_study.py``): the full design
+  of ``ours`` (12 pairs + the paper's, 3 seeds, r in {0, 0.2, 0.7}, trained and random, 5 s),
+  run to convergence by the stated rule (``converge_rel``: the best loss falls < 0.5 % over the
+  last 20 % of steps). ``optimizer``, ``n_iter`` and ``learning_rate`` are PLACEHOLDERS until the
+  pilot sets them (and WORKSPACE.md's pre-registration records them).
 * ``quick``: the tests' design (built-in signals when ``data_dir`` is missing).
+
+Every preset but ``claims`` runs Adam.
 """
 
 import ml_collections
 
-PRESETS = ("ours", "paper", "cpu", "quick")
+PRESETS = ("ours", "paper", "cpu", "claims", "quick")
 
 
 def get_config(arg: str = "ours") -> ml_collections.ConfigDict:
@@ -33,6 +40,7 @@ def get_config(arg: str = "ours") -> ml_collections.ConfigDict:
   c.seeds = 3
   c.duration = 5.0
   c.noise_levels = (0.0, 0.2, 0.7)
+  c.optimizer = "adam"        # or "lbfgs" (the engine's L-BFGS; learning_rate then unused)
   c.n_iter = 600
   c.learning_rate = 0.01
   c.phase_method = "rtpghi+fgla"
@@ -47,6 +55,7 @@ def get_config(arg: str = "ours") -> ml_collections.ConfigDict:
   c.vgg_weights = ""
   c.shard = True              # shard each call's pairs over the local devices when they divide
   c.data_dir = "../shared/data"
+  c.converge_rel = 0.005      # convergence rule: best loss falls < 0.5 % over the last 20 %
   if preset == "paper":
     c.phase_method = "spsi+gla"
     c.phase_iter = 50
@@ -58,6 +67,10 @@ def get_config(arg: str = "ours") -> ml_collections.ConfigDict:
     c.n_iter = 40
     c.phase_method = "fgla"
     c.phase_iter = 30
+  elif preset == "claims":
+    c.optimizer = "lbfgs"     # PLACEHOLDER: set from the pilot
+    c.n_iter = 300            # PLACEHOLDER: set from the pilot
+    c.learning_rate = 0.01    # PLACEHOLDER: Adam's step size, if the pilot picks Adam
   elif preset == "quick":
     c.n_pairs = 2
     c.paper_pair = False

@@ -38,6 +38,7 @@ import numpy as np
 from absl import logging
 
 from specst_jax import files
+from specst_jax.studies import convergence
 from specst_jax.studies import judge as judge_lib
 from specst_jax.studies.figure1_design import (
     EXTRAS,
@@ -49,6 +50,7 @@ from specst_jax.studies.figure1_design import (
     Config,
     condition_settings,
     conditions,
+    config_from_dict,
     fit_length,
     load_pairs,
 )
@@ -60,8 +62,13 @@ from specst_jax.studies.figure1_report import (
     style_progress,
     write,
 )
-from specst_jax.studies.figure1_runner import _weights, reference_sc, run_condition, wyse_nets
-from specst_jax.style import nets
+from specst_jax.studies.figure1_runner import (
+    _weights,
+    reference_sc,
+    run_condition,
+    run_stft,
+    wyse_nets,
+)
 
 __all__ = [
     "EXTRAS",
@@ -74,6 +81,7 @@ __all__ = [
     "claims",
     "condition_settings",
     "conditions",
+    "config_from_dict",
     "fit_length",
     "load_pairs",
     "markdown",
@@ -93,8 +101,7 @@ def run(cfg: Config, out: str | Path, *, progress="log") -> dict:
   t_start = time.perf_counter()
   out = Path(out)
   trained, vgg = _weights(cfg)
-  wyse_stft = (trained.stft if trained is not None else
-               dataclasses.replace(nets.NETS["wyse"].stft, sr=SR))
+  wyse_stft = run_stft(trained)
   sr = wyse_stft.sr
   ps = load_pairs(cfg, sr)
   names = ps.names
@@ -137,7 +144,10 @@ def run(cfg: Config, out: str | Path, *, progress="log") -> dict:
             for k, v in rows.items()},
       conditions={k: dict(settings=r["settings"].as_dict(), items=r["items"],
                           final_loss=[float(x) for x in r["final_loss"]], timings=r["timings"],
-                          loss_curve_mean=[float(x) for x in r["loss_curve"].mean(axis=0)])
+                          loss_curve_mean=[float(x) for x in r["loss_curve"].mean(axis=0)],
+                          converged=[convergence.converged(c[:n], rel=cfg.converge_rel)
+                                     for c, n in zip(r["loss_curve"], r["n_iter_done"],
+                                                     strict=True)])
                   for k, r in results.items()},
       claims=[dict(claim=c, measure=m, **v.as_dict()) for c, m, v in verdicts],
       device=str(jax.devices()[0]))

@@ -38,13 +38,18 @@ class Config:
     seeds: seeds per pair (initial noise; random weights are re-drawn per seed).
     duration: clip length (s).
     noise_levels: the r values.
-    n_iter, learning_rate: Adam steps and step size of the Wyse conditions.
+    optimizer: ``"adam"`` or ``"lbfgs"`` (the engine's ``Settings.optimizer``) for the Wyse
+      conditions.
+    n_iter, learning_rate: steps (L-BFGS: iterations, at most) and Adam's step size (ignored
+      by L-BFGS) of the Wyse conditions.
     phase_method, phase_iter: phase reconstruction of every condition.
     weights: trained Wyse weights (None: the shipped ones).
     classifier: the second judge (a shipped classifier; "" for none).
     extras: extra rows, some of :data:`EXTRAS` (seed 0, the first ``extra_pairs`` pairs).
     ulyanov_iter, ulyanov_filters, vgg_iter, vgg_weights: the extra rows' settings.
     shard: shard each call's batch over all local devices (when it divides).
+    converge_rel: the convergence rule's threshold (:mod:`specst_jax.studies.convergence`):
+      converged when the best loss fell by less than this fraction over the last 20 % of steps.
     data_dir: shared data root (missing: built-in signals; the paper pair needs it).
   """
 
@@ -54,6 +59,7 @@ class Config:
   seeds: int = 3
   duration: float = 5.0
   noise_levels: tuple[float, ...] = (0.0, 0.2, 0.7)
+  optimizer: str = "adam"
   n_iter: int = 600
   learning_rate: float = 0.01
   phase_method: str = "rtpghi+fgla"
@@ -68,6 +74,7 @@ class Config:
   vgg_weights: str | None = None
   shard: bool = False
   data_dir: str = "../shared/data"
+  converge_rel: float = 0.005
 
   def __post_init__(self):
     for k in ("n_pairs", "seeds", "n_iter", "extra_pairs", "ulyanov_iter", "ulyanov_filters",
@@ -87,8 +94,25 @@ class Config:
     if self.phase_method not in phase.METHODS:
       raise ValueError(f"figure1 config: phase_method must be one of {phase.METHODS}, got "
                        f"{self.phase_method!r}")
+    if self.optimizer not in transfer.OPTIMIZERS:
+      raise ValueError(f"figure1 config: optimizer must be one of {transfer.OPTIMIZERS}, got "
+                       f"{self.optimizer!r}")
+    if not 0.0 < self.converge_rel < 1.0:
+      raise ValueError(f"figure1 config: converge_rel must be in (0, 1), got "
+                       f"{self.converge_rel}")
     if self.phase_iter < 0:
       raise ValueError(f"figure1 config: phase_iter must be >= 0, got {self.phase_iter}")
+
+
+def config_from_dict(d) -> Config:
+  """A :class:`Config` from a config file's fields (``ml_collections.ConfigDict.to_dict()``):
+  sequences become tuples, ``""`` weights become None (the shipped / random defaults)."""
+  d = dict(d)
+  d["noise_levels"] = tuple(float(r) for r in d["noise_levels"])
+  d["extras"] = tuple(d["extras"])
+  d["weights"] = d["weights"] or None
+  d["vgg_weights"] = d["vgg_weights"] or None
+  return Config(**d)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,7 +198,7 @@ def condition_settings(cond: Condition, cfg: Config, wyse_stft: Stft) -> transfe
   over = dict(sr=stft.sr, n_fft=stft.n_fft, hop_length=stft.hop_length, center=stft.center,
               phase_method=cfg.phase_method, phase_iter=cfg.phase_iter)
   if cond.net == "wyse":
-    over.update(optimizer="adam", n_iter=cfg.n_iter, learning_rate=cfg.learning_rate,
+    over.update(optimizer=cfg.optimizer, n_iter=cfg.n_iter, learning_rate=cfg.learning_rate,
                 init="mix", noise=cond.noise, weights="random")
   elif cond.net == "ulyanov":
     over.update(n_iter=cfg.ulyanov_iter, filters=cfg.ulyanov_filters)

@@ -57,16 +57,8 @@ def claims(rows: dict, cfg: Config, pair_names: list[str]) -> list[tuple[str, st
                     ("envelope_correlation", 1), ("p_content_class", 1)):
       out.append((f"trained > random weights (r={r:g})", f"{m}: trained - random",
                   cmp(t, rnd, m, more)))
-  # Style suffers more than content, from noise and from random weights: drops on [0, 1] scales
-  # (style progress, content correlation), style drop minus content drop > 0.
   def suffer(a, b):
-    d = []
-    for p in pair_names:
-      va = {m: _pair_mean(rows[a], p, m) for m in ("style_progress", "content_correlation")}
-      vb = {m: _pair_mean(rows[b], p, m) for m in ("style_progress", "content_correlation")}
-      d.append((va["style_progress"] - vb["style_progress"])
-               - (va["content_correlation"] - vb["content_correlation"]))
-    d = np.asarray(d)
+    d = suffer_differences(rows, a, b, pair_names)
     return stats.summarize(d[np.isfinite(d)], predicted_sign=1)
 
   for w in ("trained", "random"):
@@ -80,6 +72,21 @@ def claims(rows: dict, cfg: Config, pair_names: list[str]) -> list[tuple[str, st
                 "style-progress drop - content-corr drop",
                 suffer(f"trained_r{r:g}", f"random_r{r:g}")))
   return out
+
+
+def pair_differences(rows: dict, a: str, b: str, m: str, pair_names: list[str]) -> np.ndarray:
+  """Measure ``m`` of condition ``a`` minus that of ``b``, per pair (seeds averaged within a
+  pair first): ``[len(pair_names)]``, NaN where a pair has no finite value in either."""
+  return np.asarray([_pair_mean(rows[a], p, m) - _pair_mean(rows[b], p, m)
+                     for p in pair_names])
+
+
+def suffer_differences(rows: dict, a: str, b: str, pair_names: list[str]) -> np.ndarray:
+  """Style suffers more than content going from condition ``a`` to ``b`` (from noise, or from
+  random weights): drops on [0, 1] scales, ``(style-progress drop) - (content-correlation
+  drop)`` per pair (seeds averaged), ``[len(pair_names)]``; > 0 when style suffers more."""
+  return (pair_differences(rows, a, b, "style_progress", pair_names)
+          - pair_differences(rows, a, b, "content_correlation", pair_names))
 
 
 def _pair_mean(row: dict, pair: str, m: str) -> float:
@@ -117,13 +124,19 @@ def markdown_table(rows: dict, labels: dict) -> str:
 
 def markdown(cfg, ps, rows, labels, verdicts, metrics) -> str:
   head = (f"Figure 1 study, configuration `{cfg.name}`: {len(ps.pairs)} pairs x {cfg.seeds} "
-          f"seed(s) ({ps.source}), {cfg.duration:g} s at {metrics['sr']} Hz; Wyse: Adam "
-          f"{cfg.n_iter} steps, lr {cfg.learning_rate:g}, r in {list(cfg.noise_levels)}; phase "
+          f"seed(s) ({ps.source}), {cfg.duration:g} s at {metrics['sr']} Hz; Wyse: "
+          f"{_optimizer_text(cfg)}, r in {list(cfg.noise_levels)}; phase "
           f"{cfg.phase_method} ({cfg.phase_iter} it); input: {metrics['input_pipeline']}; "
           f"second judge: {metrics['judge']}; wall time {metrics.get('wall_time_s', 0):.0f} s."
           "\n\nMean over pairs (seeds averaged first) [95 % bootstrap interval]:\n\n")
   return (head + markdown_table(rows, labels) + "\nClaims (A - B per pair, seeds averaged; "
           "verdict from the interval):\n\n" + stats.markdown_table(verdicts))
+
+
+def _optimizer_text(cfg: Config) -> str:
+  if cfg.optimizer == "lbfgs":
+    return f"L-BFGS {cfg.n_iter} iterations (at most)"
+  return f"Adam {cfg.n_iter} steps, lr {cfg.learning_rate:g}"
 
 
 def _class_label(p: pairs_lib.Pair, which: str) -> str:

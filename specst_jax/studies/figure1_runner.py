@@ -15,7 +15,7 @@ from absl import logging
 from specst_jax import phase
 from specst_jax.representations import Stft
 from specst_jax.studies import pairs as pairs_lib
-from specst_jax.studies.figure1_design import Condition, Config, condition_settings
+from specst_jax.studies.figure1_design import SR, Condition, Config, condition_settings
 from specst_jax.style import nets, transfer
 
 
@@ -26,6 +26,12 @@ def _weights(cfg: Config):
   vgg = (nets.load_weights("vgg19", cfg.vgg_weights, warn=lambda line: None)
          if "vgg19" in cfg.extras else None)
   return trained, vgg
+
+
+def run_stft(trained: nets.Weights | None) -> Stft:
+  """The Wyse conditions' STFT: the trained weights' own, else the net's default at :data:`SR`."""
+  return (trained.stft if trained is not None else
+          dataclasses.replace(nets.NETS["wyse"].stft, sr=SR))
 
 
 def wyse_nets(cond: Condition, settings: transfer.Settings, trained: nets.Weights | None,
@@ -61,14 +67,27 @@ def _devices(cfg: Config, batch: int):
   return devs if cfg.shard and len(devs) > 1 and batch % len(devs) == 0 else None
 
 
+def deterministic(cond: Condition, trained: nets.Weights | None) -> bool:
+  """Whether the condition runs one seed for all: not a Wyse net (fixed weights, seed 0), or
+  trained weights (when there are) with no noise in the start."""
+  return cond.net != "wyse" or (cond.trained and cond.noise == 0.0 and trained is not None)
+
+
 def run_condition(cond: Condition, cfg: Config, trained: nets.Weights | None,
                   vgg: nets.Weights | None, ps: pairs_lib.PairSet, wyse_stft: Stft, *,
-                  progress="log") -> dict:
-  """Every (pair, seed) item of one condition through :func:`transfer.stylize_batch`."""
+                  progress="log", seeds: list[int] | None = None) -> dict:
+  """Every (pair, seed) item of one condition through :func:`transfer.stylize_batch`.
+
+  ``seeds``: run only these seeds (default: all of ``cfg.seeds``; a :func:`deterministic`
+  condition always runs seed 0 alone). Each item's initial noise, weights draw and phase key
+  depend on its pair and seed only, so a seed run alone gives that seed's items of a full run.
+  """
   settings = condition_settings(cond, cfg, wyse_stft)
   n_pairs = min(len(ps.pairs), cfg.extra_pairs) if cond.net != "wyse" else len(ps.pairs)
-  deterministic = cond.trained and cond.noise == 0.0 and trained is not None
-  seeds = [0] if cond.net != "wyse" or deterministic else list(range(cfg.seeds))
+  if deterministic(cond, trained):
+    seeds = [0]
+  elif seeds is None:
+    seeds = list(range(cfg.seeds))
   contents, styles = ps.contents[:n_pairs], ps.styles[:n_pairs]
   n_bins = settings.stft.n_bins
   if cond.net == "wyse":
@@ -99,7 +118,12 @@ def run_condition(cond: Condition, cfg: Config, trained: nets.Weights | None,
   return dict(items=items, pair_index=np.asarray([p for p, _ in items]),
               S=cat(lambda r: r.magnitude), audio=cat(lambda r: r.audio),
               sc=cat(lambda r: r.sc_db), loss_curve=cat(lambda r: r.loss_curve),
-              final_loss=cat(lambda r: r.final_losses["total"]), settings=settings,
+              final_loss=cat(lambda r: r.final_losses["total"]),
+              final_losses={k: cat(lambda r, k=k: r.final_losses[k])
+                            for k in results[0].final_losses},
+              n_iter_done=cat(lambda r: np.atleast_1d(r.n_iter_done)),
+              n_evals=cat(lambda r: np.atleast_1d(r.n_evals)),
+              stop_reason=cat(lambda r: np.atleast_1d(r.stop_reason)), settings=settings,
               weights=labels[0] if len(labels) == 1 else f"{labels[0]} (one draw per seed)",
               timings=timings)
 

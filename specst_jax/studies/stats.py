@@ -12,12 +12,20 @@ replacement, numpy only, seeded), an effect size ``d_z = mean / sd`` of the diff
 * ``"undecided"``: it contains 0, or there are fewer than :data:`MIN_PAIRS` pairs (a percentile
   bootstrap over 2-5 values is far too narrow to decide anything), or values are missing.
 
+For the pre-registered claims, which must hold at small n (about 13 pairs), a second route:
+:func:`t_test` (two-sided one-sample Student t test on the per-pair differences, with the t
+interval), :func:`holm` (Holm's step-down adjustment within a family of claims) and
+:func:`decide` (the verdict from the adjusted p and the sign of the mean). The Student t CDF and
+quantile are computed here (regularised incomplete beta by its continued fraction, quantile by
+bisection): scipy is a test requirement only.
+
 Host-side numpy (no JAX): the numbers come from finished runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -185,3 +193,160 @@ def markdown_table(rows: Sequence[tuple[str, str, Comparison]], *, digits: int =
                  f"[{f.format(c.low)}, {f.format(c.high)}] | {f.format(c.effect_size)} | "
                  f"{sign} | **{c.verdict}** |")
   return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------ t test and Holm
+
+ALPHA = 0.05
+
+
+def betainc(a: float, b: float, x: float) -> float:
+  """The regularised incomplete beta function ``I_x(a, b)`` (``a, b > 0``, ``x`` in [0, 1]).
+
+  Continued fraction (modified Lentz), on the side of ``x`` where it converges fast (the
+  symmetry ``I_x(a, b) = 1 - I_{1-x}(b, a)`` otherwise); relative error ~1e-14.
+  """
+  if not (a > 0 and b > 0):
+    raise ValueError(f"betainc: a and b must be positive, got a={a}, b={b}")
+  if not 0.0 <= x <= 1.0:
+    raise ValueError(f"betainc: x must be in [0, 1], got {x}")
+  if x in (0.0, 1.0):
+    return float(x)
+  if x > (a + 1.0) / (a + b + 2.0):
+    return 1.0 - betainc(b, a, 1.0 - x)
+  log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x)
+               + b * math.log1p(-x))
+  return math.exp(log_front) * _beta_fraction(a, b, x) / a
+
+
+def _beta_fraction(a: float, b: float, x: float, *, eps: float = 1e-15,
+                   max_terms: int = 10000) -> float:
+  tiny = 1e-300
+  c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+  d = 1.0 / (d if abs(d) > tiny else tiny)
+  h = d
+  for m in range(1, max_terms + 1):
+    for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+      d = 1.0 + num * d
+      d = 1.0 / (d if abs(d) > tiny else tiny)
+      c = 1.0 + num / c
+      c = c if abs(c) > tiny else tiny
+      h *= d * c
+    if abs(d * c - 1.0) < eps:
+      return h
+  raise ArithmeticError(f"betainc: no convergence for a={a}, b={b}, x={x}")
+
+
+def _check_df(df: float) -> None:
+  if not df > 0:
+    raise ValueError(f"degrees of freedom must be positive, got {df}")
+
+
+def t_two_sided_p(t: float, df: float) -> float:
+  """``P(|T| >= |t|)`` for Student's t with ``df`` degrees of freedom."""
+  _check_df(df)
+  if math.isinf(t):
+    return 0.0
+  return betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def t_cdf(t: float, df: float) -> float:
+  """``P(T <= t)`` for Student's t with ``df`` degrees of freedom."""
+  tail = 0.5 * t_two_sided_p(t, df)
+  return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(q: float, df: float) -> float:
+  """The ``q`` quantile of Student's t (``q`` in (0, 1)): bisection on :func:`t_cdf` to a
+  relative width of 1e-13."""
+  _check_df(df)
+  if not 0.0 < q < 1.0:
+    raise ValueError(f"t_quantile: q must be in (0, 1), got {q}")
+  if q == 0.5:
+    return 0.0
+  if q < 0.5:
+    return -t_quantile(1.0 - q, df)
+  lo, hi = 0.0, 1.0
+  while t_cdf(hi, df) < q:
+    lo, hi = hi, 2.0 * hi
+  while hi - lo > 1e-13 * hi:
+    mid = 0.5 * (lo + hi)
+    lo, hi = (mid, hi) if t_cdf(mid, df) < q else (lo, mid)
+  return 0.5 * (lo + hi)
+
+
+@dataclasses.dataclass(frozen=True)
+class TTest:
+  """A two-sided one-sample t test of ``mean == 0`` over per-pair differences.
+
+  Attributes:
+    mean: mean of the differences.
+    low, high: the t interval of the mean (``confidence``); NaN for n < 2.
+    sd: their standard deviation (ddof 1).
+    t, df: the statistic ``mean / (sd / sqrt(n))`` and ``n - 1``.
+    p: two-sided p value (NaN for n < 2; 0 or 1 when ``sd`` is 0).
+    n: finite differences used.
+    confidence: the interval's coverage.
+  """
+
+  mean: float
+  low: float
+  high: float
+  sd: float
+  t: float
+  df: int
+  p: float
+  n: int
+  confidence: float = 0.95
+
+
+def t_test(differences: Sequence[float], *, confidence: float = 0.95) -> TTest:
+  """The t test and t interval of the finite entries of ``differences`` (one per pair)."""
+  if not 0.0 < confidence < 1.0:
+    raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+  d = np.asarray(differences, np.float64).ravel()
+  d = d[np.isfinite(d)]
+  n = int(d.size)
+  nan = float("nan")
+  if n < 2:
+    return TTest(float(d.mean()) if n else nan, nan, nan, nan, nan, max(n - 1, 0), nan, n,
+                 confidence)
+  mean, sd = float(d.mean()), float(d.std(ddof=1))
+  se = sd / math.sqrt(n)
+  if se == 0.0:
+    t = 0.0 if mean == 0.0 else math.copysign(math.inf, mean)
+    return TTest(mean, mean, mean, sd, t, n - 1, 1.0 if mean == 0.0 else 0.0, n, confidence)
+  t = mean / se
+  half = t_quantile(0.5 + confidence / 2.0, n - 1) * se
+  return TTest(mean, mean - half, mean + half, sd, t, n - 1, t_two_sided_p(t, n - 1), n,
+               confidence)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+  """Holm's step-down adjusted p values of one family (same order as given).
+
+  Sorted ascending, ``p_(i)`` becomes ``max_{j <= i} min(1, (m - j) p_(j))`` (``j`` from 0).
+  A NaN p (a claim that could not be tested) counts as 1 in the family and stays NaN.
+  """
+  p = np.asarray(p_values, np.float64).ravel()
+  if np.any((p < 0) | (p > 1)):
+    raise ValueError(f"holm: p values must be in [0, 1], got {p}")
+  filled = np.where(np.isfinite(p), p, 1.0)
+  m = filled.size
+  order = np.argsort(filled, kind="stable")
+  steps = np.minimum(1.0, (m - np.arange(m)) * filled[order])
+  out = np.empty(m)
+  out[order] = np.maximum.accumulate(steps)
+  return np.where(np.isfinite(p), out, np.nan)
+
+
+def decide(mean: float, p_adjusted: float, predicted_sign: int, *, alpha: float = ALPHA) -> str:
+  """The mechanical verdict: ``"supported"`` when ``p_adjusted < alpha`` and ``mean`` has the
+  predicted sign (+1: > 0, -1: < 0), ``"contradicted"`` when ``p_adjusted < alpha`` with the
+  other sign, else ``"undecided"`` (NaNs included)."""
+  if predicted_sign not in (1, -1):
+    raise ValueError(f"predicted_sign must be +1 or -1, got {predicted_sign}")
+  if not (np.isfinite(mean) and np.isfinite(p_adjusted)) or p_adjusted >= alpha or mean == 0:
+    return "undecided"
+  return "supported" if predicted_sign * mean > 0 else "contradicted"

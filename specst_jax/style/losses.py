@@ -136,6 +136,44 @@ def _sum_of_squared_products(a: jax.Array, b: jax.Array) -> jax.Array:
   return jnp.sum(k * k)
 
 
+def _float64_island(fn):
+  """``fn(*arrays)`` traced with float64 enabled, also when it is vmapped later.
+
+  ``jax.enable_x64`` around a traced function is not enough on its own: a ``vmap`` of a loop
+  around it re-batches the traced body after the context has closed, and float64 ops would
+  meet float32 ones. A ``custom_vmap`` rule re-enters the context for the batched call.
+  ``fn`` takes and returns float32 arrays; its float64 stays inside.
+  """
+  @jax.custom_batching.custom_vmap
+  def island(*args):
+    with jax.enable_x64(True):
+      return fn(*args)
+
+  @island.def_vmap
+  def _batched(axis_size, in_batched, *args):
+    del axis_size
+    in_axes = tuple(0 if batched else None for batched in in_batched)
+    with jax.enable_x64(True):
+      out = jax.vmap(fn, in_axes=in_axes)(*args)
+    return out, jax.tree.map(lambda _: True, out)
+
+  return island
+
+
+def _loss_value(f, s, const, *, a):
+  e = (a * a * _sum_of_squared_products(f, f) - 2.0 * a * _sum_of_squared_products(f, s)
+       + jnp.sum(_float64(const)))
+  return e.astype(jnp.float32)
+
+
+def _loss_gradients(f, s, cotangent, *, a):
+  f64, s64, g = _float64(f), _float64(s), _float64(cotangent)
+  ff, fs = _products(f, f), _products(f, s)
+  d_f = 4.0 * g * (a * a * (ff @ f64) - a * (fs @ s64))
+  d_s = -4.0 * g * a * (fs.T @ f64)
+  return d_f.astype(f.dtype), d_s.astype(s.dtype)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _frame_product_loss(f: jax.Array, s: jax.Array, const: jax.Array, a: float) -> jax.Array:
   """``a^2 ||F F^T||^2 - 2a ||F S^T||^2 + ||S S^T||^2`` in float64, returned as float32.
@@ -147,21 +185,14 @@ def _frame_product_loss(f: jax.Array, s: jax.Array, const: jax.Array, a: float) 
 
 
 def _frame_product_forward(f, s, const, a):
-  with jax.enable_x64(True):
-    e = (a * a * _sum_of_squared_products(f, f) - 2.0 * a * _sum_of_squared_products(f, s)
-         + jnp.sum(_float64(const)))
-    return e.astype(jnp.float32), (f, s, const)
+  value = _float64_island(functools.partial(_loss_value, a=a))(f, s, const)
+  return value, (f, s, const)
 
 
 def _frame_product_backward(a, residuals, cotangent):
   f, s, const = residuals
-  with jax.enable_x64(True):
-    f64, s64, g = _float64(f), _float64(s), _float64(cotangent)
-    ff, fs = _products(f, f), _products(f, s)
-    d_f = 4.0 * g * (a * a * (ff @ f64) - a * (fs @ s64))
-    d_s = -4.0 * g * a * (fs.T @ f64)
-    d_const = jnp.broadcast_to(g, const.shape)
-    return (d_f.astype(f.dtype), d_s.astype(s.dtype), d_const.astype(const.dtype))
+  d_f, d_s = _float64_island(functools.partial(_loss_gradients, a=a))(f, s, cotangent)
+  return d_f, d_s, jnp.broadcast_to(cotangent, const.shape).astype(const.dtype)
 
 
 _frame_product_loss.defvjp(_frame_product_forward, _frame_product_backward)
@@ -214,12 +245,10 @@ def style_target(style_features: ArrayLike | Sequence[ArrayLike], *, normalizati
   use_frames = method == "frames" or (
       method == "auto" and n_positions + stack.shape[0] < n_channels)
   if use_frames:
-    with jax.enable_x64(True):
-      const = _split_pair(_sum_of_squared_products(stack, stack))
+    const = _float64_island(lambda x: _split_pair(_sum_of_squared_products(x, x)))(stack)
     return StyleTarget(stack, const, a, True)
   g_t = jnp.einsum("rc,rd->cd", stack, stack, precision=_HI)
-  with jax.enable_x64(True):
-    const = _split_pair(jnp.sum(_float64(g_t) ** 2))
+  const = _float64_island(lambda g: _split_pair(jnp.sum(_float64(g) ** 2)))(g_t)
   return StyleTarget(g_t, const, a, False)
 
 
