@@ -103,5 +103,10 @@ def _report(outcome: job.Outcome) -> int:
   return outcome.exit_status
 
 
-if __name__ == "__main__":
+def console() -> None:
+  """The installed command's entry point (setup.cfg ``console_scripts``)."""
   app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+  console()

@@ -65,5 +65,10 @@ def main(argv):
         f"{results['wall_time_s']:.1f} s -> {out}")
 
 
-if __name__ == "__main__":
+def console() -> None:
+  """The installed command's entry point (setup.cfg ``console_scripts``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  console()

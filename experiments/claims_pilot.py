@@ -40,6 +40,7 @@ _DATA = flags.DEFINE_string("data_dir", "../shared/data", "shared data root")
 _OUTPUT = flags.DEFINE_string("output", "experiments/results/figure1/pilot.json", "pilot JSON")
 _CONDITIONS = flags.DEFINE_list("conditions", ["trained_r0.2", "random_r0.2"],
                                 "conditions (keys of figure1_design.conditions)")
+_OPTIMIZERS = flags.DEFINE_list("optimizers", ["lbfgs", "adam"], "optimisers to run")
 _ADAM_STEPS = flags.DEFINE_integer("adam_steps", 800, "Adam steps")
 _ADAM_LR = flags.DEFINE_float("adam_lr", 0.01, "Adam learning rate (constant)")
 _LBFGS_ITER = flags.DEFINE_integer("lbfgs_iter", 300, "L-BFGS iterations at most")
@@ -122,7 +123,7 @@ def main(argv):
   conds = {c.key: c for c in design.conditions(cfg)}
   runs = []
   for key in _CONDITIONS.value:
-    for optimizer in ("lbfgs", "adam"):
+    for optimizer in _OPTIMIZERS.value:
       t0 = time.perf_counter()
       run = run_one(conds[key], optimizer, cfg, trained, ps, stft)
       run["wall_s"] = time.perf_counter() - t0

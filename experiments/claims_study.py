@@ -75,5 +75,10 @@ def _g(x) -> str:
   return "n/a" if x is None else f"{x:.3g}"
 
 
-if __name__ == "__main__":
+def console() -> None:
+  """The installed command's entry point (setup.cfg ``console_scripts``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  console()

@@ -49,5 +49,10 @@ def main(argv):
     files.write_json(_OUTPUT.value, result)
 
 
-if __name__ == "__main__":
+def console() -> None:
+  """The installed command's entry point (setup.cfg ``console_scripts``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  console()

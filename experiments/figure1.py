@@ -59,5 +59,10 @@ def main(argv):
   print(f"figure1: wall time {metrics['wall_time_s']:.1f} s")
 
 
-if __name__ == "__main__":
+def console() -> None:
+  """The installed command's entry point (setup.cfg ``console_scripts``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  console()

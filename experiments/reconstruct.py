@@ -68,5 +68,10 @@ def main(argv):
   return 0
 
 
-if __name__ == "__main__":
+def console() -> None:
+  """The installed command's entry point (setup.cfg ``console_scripts``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  console()

@@ -41,5 +41,10 @@ def main(argv):
           f"test accuracy {best.get('test_accuracy', float('nan')):.4f}")
 
 
-if __name__ == "__main__":
+def console() -> None:
+  """The installed command's entry point (setup.cfg ``console_scripts``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  console()

@@ -11,6 +11,10 @@ net registry and the transfer engine), ``measures`` (network-free Figure-1 measu
 edge clicks, clipping, DC, loudness, silence), ``listening`` (static listening pages),
 ``classifier`` / ``pretrained`` (the paper's classifier; imported on demand: they pull in
 orbax and the data modules).
+
+The audio -> audio call is :func:`stylize` (``specst_jax.style.transfer.stylize_audio``, the
+command-line tool's defaults); ``run_style_transfer`` is the low-level compiled optimisation loop
+over a spectrogram (params, targets and a features function in, the optimised array out).
 """
 
 from specst_jax.audio import AudioError, load_audio, resample, save_audio
@@ -63,6 +67,8 @@ from specst_jax.spectral import (
     stft,
     window_sumsquare,
 )
+from specst_jax.style.transfer import Stylized
+from specst_jax.style.transfer import stylize_audio as stylize
 from specst_jax.style import (
     LossConfig,
     NetFeatures,

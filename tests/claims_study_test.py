@@ -94,8 +94,10 @@ def test_claims_preset_is_the_full_design():
   m = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(m)
   cfg = design.config_from_dict(m.get_config("claims").to_dict())
-  assert (cfg.n_pairs, cfg.paper_pair, cfg.seeds, cfg.duration) == (12, True, 3, 5.0)
-  assert cfg.noise_levels == (0.0, 0.2, 0.7) and cfg.optimizer in ("adam", "lbfgs")
+  # The pre-registered design (WORKSPACE.md, Session 13): 2 s clips, L-BFGS, 1000 iterations.
+  assert (cfg.n_pairs, cfg.paper_pair, cfg.seeds, cfg.duration) == (12, True, 3, 2.0)
+  assert cfg.noise_levels == (0.0, 0.2, 0.7)
+  assert (cfg.optimizer, cfg.n_iter) == ("lbfgs", 1000)
   assert cfg.converge_rel == 0.005
   for preset in ("ours", "paper", "cpu", "quick"):
     assert m.get_config(preset).optimizer == "adam"

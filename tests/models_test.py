@@ -53,6 +53,20 @@ class UlyanovTest(chex.TestCase):
     self.assertEqual(bf16.dtype, jnp.float32)
     np.testing.assert_allclose(bf16, f32, atol=0.05)
 
+  def test_bfloat16_gradient_close(self):
+    # The bfloat16 path's backward (low_precision_matmul's VJP) against float32 autodiff: a
+    # bfloat16 operand carries 8 bits, so agreement to a few 1e-2 of the largest entry.
+    params = ulyanov_params(jax.random.key(1), 12, 16, 5)
+    x = jax.random.normal(jax.random.key(2), (1, 30, 12))
+
+    def total(net, x):
+      return jnp.sum(net.apply(params, x)[0] ** 2)
+
+    want = jax.grad(lambda x: total(UlyanovNet(16, 5), x))(x)
+    got = jax.jit(jax.grad(lambda x: total(UlyanovNet(16, 5, compute_dtype=jnp.bfloat16), x)))(x)
+    self.assertEqual(got.dtype, jnp.float32)
+    np.testing.assert_allclose(got, want, rtol=0, atol=3e-2 * np.abs(want).max())
+
   def test_unfold(self):
     x = jnp.arange(12.0).reshape(4, 3)
     np.testing.assert_array_equal(unfold_frames(x, 2), [[0, 1, 2, 3, 4, 5], [3, 4, 5, 6, 7, 8],

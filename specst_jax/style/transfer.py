@@ -479,3 +479,70 @@ def _encode(net: nets.Net, settings: Settings, S: jax.Array, name: str) -> jax.A
   x = representations.encode(net.representation, S, settings.stft)
   net.check_frames(x, name)
   return x
+
+
+# ---------------------------------------------------------------------------- audio -> audio
+
+
+@dataclasses.dataclass(frozen=True)
+class Stylized:
+  """What :func:`stylize_audio` returns.
+
+  Attributes:
+    audio: the result ``[samples]`` at ``sr``, at the level the command-line tool writes (the
+      body sets it, peak at most 0.99: :func:`peak_normalize`).
+    sr: its sample rate (the net's STFT rate).
+    listener: the listener check of ``audio`` (:func:`specst_jax.listener.check_audio`).
+    result: the engine's :class:`TransferResult` (losses, magnitudes, timings).
+    settings: the :class:`Settings` of the run.
+  """
+
+  audio: np.ndarray
+  sr: int
+  listener: dict
+  result: TransferResult
+  settings: Settings
+
+
+def stylize_audio(content, style, *, sr: int | None = None, net: str = "ulyanov",
+                  progress: Any = None, **settings: Any) -> Stylized:
+  """Audio -> audio style transfer with the command-line tool's defaults.
+
+  Args:
+    content: a file path, or audio ``[samples]`` at ``sr``.
+    style: the same, or a list of them (their Grams are combined).
+    sr: the rate of array inputs (needed for arrays; files carry theirs).
+    net: ``"ulyanov"``, ``"wyse"`` (the shipped trained weights unless ``weights="random"``)
+      or ``"vgg19"``.
+    progress: see :class:`Optimizer` (None: quiet; ``"log"``: live progress).
+    **settings: any :class:`Settings` field or STFT key (``n_iter=300``, ``weights=...``).
+
+  Example::
+
+    import specst_jax
+    out = specst_jax.stylize("speech.wav", "rooster.wav", net="ulyanov", n_iter=100)
+    specst_jax.save_audio("result.wav", out.audio, out.sr)
+  """
+  s = Settings.for_net(net, settings)
+  weights = nets.load_weights(s.net, s.weights)
+  s = s.adopt(weights)
+  run_sr = s.stft.sr
+  content_audio = _audio_at(content, sr, run_sr, "content", s.stft.n_fft)
+  styles = style if isinstance(style, (list, tuple)) else [style]
+  style_audio = [_audio_at(x, sr, run_sr, f"style {i}", s.stft.n_fft)
+                 for i, x in enumerate(styles)]
+  r = stylize(s, content_audio, style_audio, weights=weights, progress=progress)
+  y = peak_normalize(r.audio, peak=0.99, only_above=1.0)
+  check = listener.check_audio(y, sr=run_sr, magnitude=r.magnitude, stft=s.stft)
+  return Stylized(audio=y, sr=run_sr, listener=check, result=r, settings=s)
+
+
+def _audio_at(x, sr: int | None, run_sr: int, name: str, n_fft: int) -> np.ndarray:
+  """A path or an array as mono float32 at ``run_sr``."""
+  from specst_jax import audio
+  if isinstance(x, (str, bytes)) or hasattr(x, "__fspath__"):
+    return audio.load_audio(x, sr=run_sr, min_samples=n_fft)[0]
+  if sr is None:
+    raise ValueError(f"{name}: an array needs sr= (its sample rate)")
+  y = audio.validate_audio(x, name=name, min_samples=1)
+  return audio.resample(y, int(sr), run_sr) if int(sr) != run_sr else y
