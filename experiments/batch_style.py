@@ -105,7 +105,7 @@ def _report(outcome: job.Outcome) -> int:
 
 def console() -> None:
   """The installed command's entry point (setup.cfg ``console_scripts``)."""
-  app.run(lambda argv: sys.exit(main(argv)))
+  cli.console(lambda argv: sys.exit(main(argv)), __name__)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def _g(x) -> str:
 
 def console() -> None:
   """The installed command's entry point (setup.cfg ``console_scripts``)."""
-  app.run(main)
+  cli.console(main, __name__)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def main(argv):
 
 def console() -> None:
   """The installed command's entry point (setup.cfg ``console_scripts``)."""
-  app.run(main)
+  cli.console(main, __name__)
 
 
 if __name__ == "__main__":

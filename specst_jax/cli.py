@@ -38,3 +38,16 @@ def one_line_errors(tool: str, errors: tuple[type[BaseException], ...] = USER_ER
   except errors as e:
     print(f"{tool}: error: {e}", file=sys.stderr)
     sys.exit(1)
+
+
+def console(main, module: str) -> None:
+  """Runs an absl ``main`` as an installed command (setup.cfg ``console_scripts``).
+
+  Under ``python -m`` absl keys a tool's flags to ``sys.argv[0]``; an installed command's
+  ``sys.argv[0]`` is its wrapper, so the flags of ``module`` (the tool's module) are keyed to it
+  too, and ``--helpshort`` lists them as it does under ``python -m``.
+  """
+  from absl import app, flags
+  for flag in flags.FLAGS.get_key_flags_for_module(module):
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+  app.run(main)
