@@ -40,6 +40,13 @@ _PID = flags.DEFINE_integer("process_id", None, "this process's index")
 _AUTO = flags.DEFINE_bool("auto_distributed", True,
                           "without --coordinator_address, try jax.distributed.initialize() "
                           "(finds the hosts of a Cloud TPU VM slice by itself)")
+_JOIN_TIMEOUT = flags.DEFINE_integer("join_timeout_s", 300, "seconds to wait for the other "
+                                     "processes to join (multi-host)")
+_SINGLE = flags.DEFINE_bool("single_host", False, "run this host alone on purpose: never try "
+                            "jax.distributed (a failed join is otherwise an error)")
+_REFUSE_CROP = flags.DEFINE_bool("refuse_crop", False, "fail items whose content is longer "
+                                 "than the largest bucket instead of cropping them (every crop "
+                                 "is logged and in summary.csv's content_fit either way)")
 _BATCH = flags.DEFINE_integer("batch_size", None, "pairs per call (config.batch_size)")
 _FIGURES = flags.DEFINE_bool("figures", None, "write spectrograms.png (config.figures)")
 # The settings flags of experiments.style_transfer (unset: the config's style, then the net's
@@ -78,19 +85,23 @@ def main(argv) -> int:
       return _report(outcome)
     processes.compilation_cache(os.path.expanduser(c.compilation_cache_dir))
     info = processes.initialize(coordinator_address=_COORD.value, num_processes=_NPROC.value,
-                                process_id=_PID.value, auto=_AUTO.value)
+                                process_id=_PID.value,
+                                auto=_AUTO.value and not _SINGLE.value,
+                                timeout_s=_JOIN_TIMEOUT.value)
     base = {**c.style.to_dict(), **{k: f.value for k, f in _STYLE.items() if f.value is not None}}
     seed = int(base.pop("seed", 0))
     transfer = engine.StyleEngine()  # this process's local devices
     cfg = runner.RunConfig(
         _OUT.value, batch_size=_BATCH.value or c.batch_size,
         bucket_seconds=tuple(c.bucket_seconds), min_seconds=c.min_seconds, seed=seed,
-        n_devices=len(transfer.devices), loader_threads=c.loader_threads)
+        n_devices=len(transfer.devices), loader_threads=c.loader_threads,
+        refuse_crop=_REFUSE_CROP.value)
     figures = c.figures if _FIGURES.value is None else _FIGURES.value
     outcome = job.run_job(_MANIFEST.value, transfer, cfg, overrides=engine.OVERRIDES,
                           base=base, info=info, barrier_timeout_s=c.barrier_timeout_s,
                           figure=engine.figure if figures else None)
-  except (manifest.ManifestError, files.OutputError, audio.AudioError, ValueError) as e:
+  except (manifest.ManifestError, files.OutputError, audio.AudioError, ValueError,
+          processes.DistributedError) as e:
     print(f"batch_style: error: {e}", file=sys.stderr)
     return 255
   return _report(outcome)

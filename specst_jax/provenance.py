@@ -42,7 +42,13 @@ def relative_command(argv: list[str] | None = None) -> str:
     head = ["python", "-m", module]
   else:
     head = ["python", *argv[:1]]
-  return " ".join(head + [_relative(a) for a in argv[1:]])
+  return " ".join(head + relative_args(argv[1:]))
+
+
+def relative_args(args: list[str]) -> list[str]:
+  """Command-line arguments with absolute paths under the repository's parent made relative
+  to the repository (``--data=/x/shared/data`` -> ``--data=../shared/data``)."""
+  return [_relative(a) for a in args]
 
 
 def _relative(arg: str) -> str:

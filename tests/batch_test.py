@@ -146,6 +146,31 @@ def _fake_run(tmp_path, rows, *, batch_size=4, n_devices=2, **kw):
   return items, engine, cfg, runner.run(items, engine, cfg)
 
 
+@pytest.mark.parametrize("refuse", [False, True])
+def test_crops_are_reported_or_refused(tmp_path, refuse, caplog):
+  # A 1.5 s content against buckets of at most 1 s: cropped and said so (log, metrics,
+  # summary), or, with refuse_crop, a failed item naming the file.
+  rows = bh.write_clips(tmp_path, 2, seconds=(1.5, 0.6))
+  with caplog.at_level("WARNING"):
+    items, engine, cfg, stats = _fake_run(tmp_path, rows, batch_size=2, refuse_crop=refuse)
+  out = Path(cfg.output_dir)
+  summary = store.merge(out, [it.id for it in items])
+  if refuse:
+    assert (stats.ok, stats.failed) == (1, 1)
+    reason = json.loads((out / "items" / "pair00" / "error.json").read_text())["reason"]
+    assert "c0.wav" in reason and "cropping refused" in reason
+  else:
+    assert (stats.ok, stats.failed) == (2, 0)
+    m = json.loads((out / "items" / "pair00" / "metrics.json").read_text())
+    assert m["content_fit"]["action"] == "crop" and m["result_samples"] == 8000
+    assert any("content cropped" in r.getMessage() and "pair00" in r.getMessage()
+               for r in caplog.records)
+    with open(out / "summary.csv") as f:
+      fits = {row["id"]: row["content_fit"] for row in csv.DictReader(f)}
+    assert fits["pair00"] == "crop"
+  assert summary["n_items"] == 2
+
+
 def test_runner_writes_good_items_records_bad_ones(tmp_path):
   rows = bh.write_clips(tmp_path, 7) + bh.write_bad(tmp_path)
   rows.append(dict(id="missing", content="nope.wav", style="s0.wav"))
@@ -515,3 +540,34 @@ def test_cli_manifest_errors_one_line(data, tmp_path, text, message):
   ours = [x for x in proc.stderr.splitlines() if x.startswith("batch_style:")]
   assert len(ours) == 1 and message in ours[0] and str(path) in ours[0], proc.stderr
   assert not out.exists()
+
+
+def test_unreachable_coordinator_exits_with_one_line_and_writes_nothing(data, tmp_path):
+  out = tmp_path / "out"
+  cmd = TOOL + [f"--manifest={data['manifest']}", f"--output_dir={out}",
+                "--coordinator_address=127.0.0.1:9", "--num_processes=2", "--process_id=1",
+                "--join_timeout_s=5"]
+  r = subprocess.run(cmd, env=_env(data["cache"]), cwd=REPO, capture_output=True, text=True,
+                     timeout=180)
+  assert r.returncode != 0
+  errors = [line for line in r.stderr.splitlines() if line.startswith("batch_style: error:")]
+  assert len(errors) == 1 and "unreachable" in errors[0], r.stderr[-2000:]
+  assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_a_cluster_that_cannot_be_joined_is_an_error(monkeypatch):
+  from specst_jax.batch import processes
+
+  def timeout(**kwargs):
+    raise RuntimeError("DEADLINE_EXCEEDED: Barrier timed out")
+
+  monkeypatch.setattr(processes.jax.distributed, "initialize", timeout)
+  with pytest.raises(processes.DistributedError, match="--single_host"):
+    processes.initialize(auto=True)
+  assert processes.initialize(auto=False).num_processes == 1  # single host on purpose
+
+  def no_cluster(**kwargs):
+    raise ValueError("coordinator_address should be defined.")
+
+  monkeypatch.setattr(processes.jax.distributed, "initialize", no_cluster)
+  assert processes.initialize(auto=True) == processes.ProcessInfo(0, 1, False)

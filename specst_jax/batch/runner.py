@@ -104,6 +104,9 @@ class RunConfig:
     process_id, num_processes: this process's share (see :mod:`shards`).
     n_devices: local devices the engine shards a batch over.
     loader_threads: threads reading the next batch's audio while a batch runs.
+    refuse_crop: a content longer than the largest bucket fails its item instead of being
+      cropped (every crop is logged and recorded either way: ``content_fit`` in the item's
+      metrics and the summary).
   """
 
   output_dir: str
@@ -115,6 +118,7 @@ class RunConfig:
   num_processes: int = 1
   n_devices: int = 1
   loader_threads: int = 2
+  refuse_crop: bool = False
 
   def __post_init__(self):
     if self.batch_size < 1:
@@ -211,6 +215,13 @@ def load_pair(w: Work, cfg: RunConfig, engine: Engine) -> tuple[np.ndarray, np.n
   content, _ = audio.load_audio(w.item.content, sr=sr, min_samples=least)
   w.fit = buckets.choose(len(content), [n]) if len(content) <= n else \
       buckets.Fit(len(content), n, "crop")
+  if w.fit.action == "crop":
+    what = (f"{w.item.content}: {len(content) / sr:.2f} s is longer than the largest bucket "
+            f"({n / sr:.2f} s)")
+    if cfg.refuse_crop:
+      raise audio.AudioError(f"{what}; cropping refused (--refuse_crop)")
+    logging.warning("item %s: content cropped: %s; only its first %.2f s are stylised "
+                    "(--refuse_crop fails such items instead)", w.item.id, what, n / sr)
   styles, fits = [], []
   for p in w.item.styles:
     x, _ = audio.load_audio(p, sr=sr, min_samples=least)

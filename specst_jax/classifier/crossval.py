@@ -32,7 +32,7 @@ import ml_collections
 import numpy as np
 
 from specst_jax import files
-from specst_jax.provenance import git_commit
+from specst_jax.provenance import git_commit, machine
 from specst_jax.classifier import evaluate, train
 
 ALL_FOLDS = (1, 2, 3, 4, 5)
@@ -224,7 +224,7 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
           "validation": ("whole source recordings" if config.get("val_by_source", False) else
                          "clips (shares recordings with training: allowed for old runs)"),
           "recipe": recipe, "config": config.to_dict(), "git_commit": git_commit(),
-          "command": command}
+          "command": command, "machine": machine()}
 
 
 def run_record(path: Path, seed: int) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -24,6 +23,7 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from specst_jax import provenance as provenance_lib
 from specst_jax import files, pretrained
 from specst_jax.classifier import distill, steps
 from specst_jax.classifier import splits as splits_lib
@@ -31,13 +31,14 @@ from specst_jax.classifier.splits import Splits
 
 
 def default_command() -> str:
-  """This process's command line (``python -m <module> args`` for a ``-m`` run)."""
+  """This process's command line (``python -m <module> args`` for a ``-m`` run), with paths
+  under the repository written relative to it (:func:`specst_jax.provenance.relative_command`)."""
   main = sys.modules.get("__main__")
   module = getattr(getattr(main, "__spec__", None), "name", None)
   if module and module.endswith(".__main__"):  # python -m package
     module = module[:-len(".__main__")]
   head = ["python", "-m", module] if module else ["python", sys.argv[0]]
-  return shlex.join(head + sys.argv[1:])
+  return shlex.join(head + provenance_lib.relative_args(sys.argv[1:]))
 
 
 def write_history(workdir: Path, history: list[dict]) -> None:
@@ -113,7 +114,8 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
       "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
       "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
       "command": command or default_command(),
-      "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs".strip(),
+      "commit": provenance_lib.git_commit(),
+      "machine": provenance_lib.machine(),
   }
 
 
