@@ -43,6 +43,9 @@ _WORKDIR = flags.DEFINE_string("workdir", "experiments/results/figure1",
                                "work directory: plan, pairs, items, units log, claims.json")
 _MAX_MINUTES = flags.DEFINE_float("max_minutes", None, "start no unit after this many minutes "
                                   "(default: no limit; 0 starts none)")
+_PAIRS_PER_CALL = flags.DEFINE_integer("pairs_per_call", None, "run each unit in chunks of this "
+                                       "many pairs, each chunk's items written when it ends "
+                                       "(default: a unit's pairs in one call)")
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "only write claims.json from the item "
                                  "files (never trains)")
 
@@ -57,7 +60,8 @@ def main(argv):
     cfg = figure1_design.config_from_dict(_CONFIG.value.to_dict())
     workdir = files.check_output_dir(_WORKDIR.value)
     if not _REPORT_ONLY.value:
-      done = figure1_resume.run(cfg, workdir, max_minutes=_MAX_MINUTES.value)
+      done = figure1_resume.run(cfg, workdir, max_minutes=_MAX_MINUTES.value,
+                                pairs_per_call=_PAIRS_PER_CALL.value)
       print(f"claims_study ({_STUDY.value}): {done['ran']} unit(s) run, {done['done_before']} "
             f"done before, {done['not_started']} not started, of {done['units']}; "
             f"{done['seconds']:.0f} s")

@@ -2,7 +2,7 @@ r"""Audio style transfer on spectrograms (Ulyanov's random 1-D net, the paper's 
 
   python -m experiments.style_transfer                      # short demo on built-in signals
   python -m experiments.style_transfer --content=speech.flac --style=rooster.wav \
-      --net=ulyanov --n_iter=300 --output_dir=/tmp/st
+      --net=ulyanov --n_iter=300 --output_dir=out/st
 
 Writes ``result.wav`` (peak-normalised to 0.99 only if it would clip), ``content.wav`` and
 ``style.wav`` (the inputs at the run's rate, 16-bit: ``style_1.wav``, ... for several styles),
@@ -33,7 +33,8 @@ _NET = flags.DEFINE_enum("net", "ulyanov", list(nets.NETS), "network")
 _WEIGHTS = flags.DEFINE_string(
     "weights", None, "vgg19: .npz/.h5/.pth/.mat ImageNet weights; wyse: trained weights "
     "(default: the shipped ones when present) or 'random'; ulyanov: unused (always random)")
-_OUT = flags.DEFINE_string("output_dir", "/tmp/specst_style", "output folder")
+_OUT = flags.DEFINE_string("output_dir", "out/style_transfer", "output folder (relative to the "
+                           "folder the command runs in)")
 _SEED = flags.DEFINE_integer("seed", 0, "PRNG seed (weights, initial noise, phase)")
 _MAX_SECONDS = flags.DEFINE_float(
     "max_seconds", 60.0, "refuse a content or style file longer than this, before any work "

@@ -11,6 +11,7 @@ no traceback.
 """
 
 import contextlib
+import os
 import logging
 import sys
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ def console(main, module: str) -> None:
   too, and ``--helpshort`` lists them as it does under ``python -m``.
   """
   from absl import app, flags
-  for flag in flags.FLAGS.get_key_flags_for_module(module):
-    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+  if module != "__main__":  # an installed command (under python -m absl keys them itself)
+    sys.argv[0] = os.path.basename(sys.argv[0])  # "specst-style", not the wrapper's path
+    for flag in flags.FLAGS.get_key_flags_for_module(module):
+      flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
   app.run(main)

@@ -118,8 +118,10 @@ def _listen(y: np.ndarray, S: np.ndarray, stft: Stft, path: Path | None) -> dict
 
 
 def run_unit(study: Study, unit: fu.Unit, *, argv: list[str] | None = None,
-             progress="log") -> dict:
-  """Runs one unit, writes its items (audio first, then the JSONs) and its ``units.jsonl`` line.
+             progress="log", pairs: list[int] | None = None,
+             pairs_per_call: int | None = None) -> dict:
+  """Runs one unit (or the chunk ``pairs`` of it), writes its items (audio first, then the
+  JSONs) and its ``units.jsonl`` line.
 
   Returns:
     the log line.
@@ -128,7 +130,7 @@ def run_unit(study: Study, unit: fu.Unit, *, argv: list[str] | None = None,
   cfg, ps = study.cfg, study.pairs
   cond = {c.key: c for c in conditions(cfg)}[unit.condition]
   res = run_condition(cond, cfg, study.trained, None, ps, study.stft, progress=progress,
-                      seeds=[unit.seed])
+                      seeds=[unit.seed], pairs=pairs)
   idx = res["pair_index"]
   pairs = [ps.pairs[i] for i in idx]
   scores = study.judge.score(res["audio"], ps.contents[idx], ps.styles[idx],
@@ -155,7 +157,8 @@ def run_unit(study: Study, unit: fu.Unit, *, argv: list[str] | None = None,
         listener_check=check, audio=audio, weights=res["weights"],
         provenance=dict(base, data_sha256=study.references["pairs"][p]["data_sha256"]))
     fu.write_item(study.workdir, record)
-  line = dict(unit=unit.id, items=len(res["items"]),
+  line = dict(unit=unit.id, items=len(res["items"]), pairs=[int(p) for p in idx],
+              pairs_per_call=pairs_per_call,
               seconds=round(time.perf_counter() - t0, 3), cores=cores(),
               cpu_seconds=round(time.process_time() - cpu0, 3),
               load_start=[round(x, 2) for x in load0],
@@ -167,8 +170,17 @@ def run_unit(study: Study, unit: fu.Unit, *, argv: list[str] | None = None,
 
 
 def run(cfg: Config, workdir: str | Path, *, max_minutes: float | None = None,
-        argv: list[str] | None = None, progress="log") -> dict:
+        argv: list[str] | None = None, progress="log", pairs_per_call: int | None = None
+        ) -> dict:
   """Runs the units not yet done, in order; none starts once ``max_minutes`` have passed.
+
+  ``pairs_per_call``: run each unit in chunks of this many pairs (default: all its pairs in one
+  call), each chunk's items written when it finishes: finer chunks for short working periods,
+  and on a CPU a vmapped L-BFGS pays every pair's longest line search, so one pair per call
+  wastes no evaluations. The optimisation does not depend on it, but the phase
+  reconstruction's random start is drawn for the call's batch shape, so the written audio and
+  its measures do: a work directory keeps the ``pairs_per_call`` of its first run (recorded in
+  ``units.jsonl``) and refuses another.
 
   Returns:
     ``{"units", "done_before", "ran", "not_started", "seconds"}`` (unit counts).
@@ -178,6 +190,11 @@ def run(cfg: Config, workdir: str | Path, *, max_minutes: float | None = None,
   start = time.monotonic()
   study = prepare(cfg, workdir)
   n_pairs = len(study.pairs.names)
+  kept = {line.get("pairs_per_call") for line in fu.read_unit_log(study.workdir)}
+  if kept and kept != {pairs_per_call}:
+    raise ValueError(f"{study.workdir}: its items were made with pairs_per_call="
+                     f"{sorted(kept, key=str)}, this run asks for {pairs_per_call} (the phase "
+                     "reconstruction's start depends on the batch): use the same value")
   todo = [u for u in study.units if not fu.unit_done(study.workdir, u, n_pairs)]
   ran = 0
   for k, unit in enumerate(todo):
@@ -187,8 +204,24 @@ def run(cfg: Config, workdir: str | Path, *, max_minutes: float | None = None,
       break
     logging.info("claims study: unit %s (%d of %d left), %d item(s)", unit.id, k + 1,
                  len(todo), n_pairs)
-    line = run_unit(study, unit, argv=argv, progress=progress)
-    logging.info("claims study: unit %s done in %.0f s", unit.id, line["seconds"])
+    size = pairs_per_call or n_pairs
+    stopped = False
+    for first in range(0, n_pairs, size):
+      chunk = [p for p in range(first, min(first + size, n_pairs))
+               if not fu.item_path(study.workdir, unit.item_id(p)).is_file()]
+      if not chunk:
+        continue
+      if first and max_minutes is not None and time.monotonic() - start >= 60.0 * max_minutes:
+        stopped = True
+        break
+      line = run_unit(study, unit, argv=argv, progress=progress,
+                      pairs=None if size >= n_pairs else chunk, pairs_per_call=pairs_per_call)
+      logging.info("claims study: unit %s, pairs %s done in %.0f s", unit.id, line["pairs"],
+                   line["seconds"])
+    if stopped:
+      logging.info("claims study: %.3g min passed: unit %s left unfinished", max_minutes,
+                   unit.id)
+      break
     ran += 1
   return dict(units=len(study.units), done_before=len(study.units) - len(todo), ran=ran,
               not_started=len(todo) - ran, seconds=time.monotonic() - start)

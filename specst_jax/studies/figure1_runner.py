@@ -75,12 +75,14 @@ def deterministic(cond: Condition, trained: nets.Weights | None) -> bool:
 
 def run_condition(cond: Condition, cfg: Config, trained: nets.Weights | None,
                   vgg: nets.Weights | None, ps: pairs_lib.PairSet, wyse_stft: Stft, *,
-                  progress="log", seeds: list[int] | None = None) -> dict:
+                  progress="log", seeds: list[int] | None = None,
+                  pairs: list[int] | None = None) -> dict:
   """Every (pair, seed) item of one condition through :func:`transfer.stylize_batch`.
 
   ``seeds``: run only these seeds (default: all of ``cfg.seeds``; a :func:`deterministic`
-  condition always runs seed 0 alone). Each item's initial noise, weights draw and phase key
-  depend on its pair and seed only, so a seed run alone gives that seed's items of a full run.
+  condition always runs seed 0 alone). ``pairs``: run only these pair indices (default: all).
+  Each item's initial noise, weights draw and phase key depend on its pair and seed only, so a
+  seed or a pair run alone gives those items of a full run (up to float rounding of the batch).
   """
   settings = condition_settings(cond, cfg, wyse_stft)
   n_pairs = min(len(ps.pairs), cfg.extra_pairs) if cond.net != "wyse" else len(ps.pairs)
@@ -103,7 +105,8 @@ def run_condition(cond: Condition, cfg: Config, trained: nets.Weights | None,
       (draws[0], seeds)]
   results, items = [], []
   for net, call_seeds in calls:
-    it = [(p, k) for k in call_seeds for p in range(n_pairs)]  # seed-major
+    chosen = range(n_pairs) if pairs is None else [p for p in pairs if p < n_pairs]
+    it = [(p, k) for k in call_seeds for p in chosen]  # seed-major
     keys = jnp.stack([jax.random.fold_in(jax.random.key(k), 100 + p) for p, k in it])
     idx = [p for p, _ in it]
     r = transfer.stylize_batch(settings, contents[idx], styles[idx], net=net, keys=keys,

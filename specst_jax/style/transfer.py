@@ -57,7 +57,7 @@ SETTING_FLAGS = dict(
     content_weight=("float", None, "content loss weight (ulyanov alpha 1e-2)"),
     style_weight=("float", None, "style loss weight"),
     filters=("integer", None, "ulyanov only: filters (4096)"),
-    phase_method=("string", None, "phase reconstruction method"),
+    phase_method=("enum", phase.METHODS, "phase reconstruction method"),
     phase_iter=("integer", None, "phase reconstruction iterations"))
 
 
