@@ -12,9 +12,7 @@ difference with its 95 % percentile bootstrap interval over the folds both have
 nothing.
 """
 
-import json
 import sys
-from pathlib import Path
 
 from absl import app, flags
 
@@ -24,26 +22,6 @@ from specst_jax.studies import stats
 _A = flags.DEFINE_string("a", None, "Work directory of recipe A.", required=True)
 _B = flags.DEFINE_string("b", None, "Work directory of recipe B (the baseline).", required=True)
 _SEEDS = flags.DEFINE_list("seeds", None, "Seeds to use (default: every seed in each file).")
-
-
-def fold_accuracies(workdir: str, seeds=None) -> dict[int, float]:
-  """``{fold: mean test accuracy over the chosen seeds}`` from ``workdir/crossval.json``.
-
-  Raises:
-    ValueError: the file is missing, or a fold lacks one of ``seeds``.
-  """
-  path = Path(workdir) / "crossval.json"
-  if not path.is_file():
-    raise ValueError(f"{path}: missing (run crossval_classifier --report_only first)")
-  out = {}
-  for f in json.loads(path.read_text())["folds"]:
-    by_seed = crossval.seed_accuracies(f)
-    want = by_seed if seeds is None else [int(s) for s in seeds]
-    missing = [s for s in want if s not in by_seed]
-    if missing:
-      raise ValueError(f"{path}: fold {f['fold']} has no seed {missing[0]}")
-    out[f["fold"]] = sum(by_seed[s] for s in want) / len(want)
-  return out
 
 
 def table(a: dict[int, float], b: dict[int, float]) -> str:
@@ -63,8 +41,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
-    a = fold_accuracies(_A.value, _SEEDS.value)
-    b = fold_accuracies(_B.value, _SEEDS.value)
+    a = crossval.fold_accuracies(_A.value, _SEEDS.value)
+    b = crossval.fold_accuracies(_B.value, _SEEDS.value)
   except (OSError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

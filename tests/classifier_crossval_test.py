@@ -237,7 +237,6 @@ def test_ship_a_cross_validated_run(fake, tmp_path):
 def test_compare_crossval_pairs_folds_and_averages_seeds(tmp_path):
   """experiments.compare_crossval: per-fold means over seeds, A - B with stats.compare's
   interval over the shared folds; a missing seed or file is one error line."""
-  from experiments import compare_crossval
   from specst_jax.studies import stats
 
   def write(name, folds):
@@ -250,8 +249,8 @@ def test_compare_crossval_pairs_folds_and_averages_seeds(tmp_path):
 
   a = write("a", {1: [0.6, 0.7], 2: [0.5, 0.5], 3: [0.8, 0.6], 4: [0.9, 0.9]})
   b = write("b", {1: [0.55], 2: [0.45], 3: [0.6], 5: [0.1]})
-  assert compare_crossval.fold_accuracies(a) == pytest.approx({1: 0.65, 2: 0.5, 3: 0.7, 4: 0.9})
-  assert compare_crossval.fold_accuracies(a, ["1"]) == pytest.approx(
+  assert cv.fold_accuracies(a) == pytest.approx({1: 0.65, 2: 0.5, 3: 0.7, 4: 0.9})
+  assert cv.fold_accuracies(a, ["1"]) == pytest.approx(
       {1: 0.7, 2: 0.5, 3: 0.6, 4: 0.9})
   want = stats.compare([0.65, 0.5, 0.7], [0.55, 0.45, 0.6], [1, 2, 3], predicted_sign=1)
   run = lambda *args: subprocess.run(  # noqa: E731

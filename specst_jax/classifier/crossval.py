@@ -314,6 +314,26 @@ def seed_accuracies(fold_result: dict) -> dict[int, float]:
           for run, acc in zip(fold_result["runs"], fold_result["members"], strict=True)}
 
 
+def fold_accuracies(workdir: str, seeds=None) -> dict[int, float]:
+  """``{fold: mean test accuracy over the chosen seeds}`` from ``workdir/crossval.json``.
+
+  Raises:
+    ValueError: the file is missing, or a fold lacks one of ``seeds``.
+  """
+  path = Path(workdir) / "crossval.json"
+  if not path.is_file():
+    raise ValueError(f"{path}: missing (run crossval_classifier --report_only first)")
+  out = {}
+  for f in json.loads(path.read_text())["folds"]:
+    by_seed = seed_accuracies(f)
+    want = by_seed if seeds is None else [int(s) for s in seeds]
+    missing = [s for s in want if s not in by_seed]
+    if missing:
+      raise ValueError(f"{path}: fold {f['fold']} has no seed {missing[0]}")
+    out[f["fold"]] = sum(by_seed[s] for s in want) / len(want)
+  return out
+
+
 def mean_and_sd(values) -> list[float]:
   """Mean and sample standard deviation (0 for one value) over folds."""
   return [float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0]
