@@ -397,6 +397,37 @@ def test_batch_equals_per_example(method):
       np.testing.assert_allclose(together[i], alone, atol=1e-3)
 
 
+@pytest.mark.parametrize("method", ["fgla", "gla", "pghi", "rtpghi", "pghi+fgla"])
+def test_per_item_keys_make_each_item_its_own_call(method):
+  """A key per item ``[batch]``: item i of a batch equals the single call with key i, whatever
+  the batch size or position (the engine's batched phase stage relies on it)."""
+  batch = np.stack([S, S[:, ::-1] * 0.5 + S * 0.1, S * 0.3])
+  keys = jax.random.split(jax.random.key(7), 3)
+  run = functools.partial(phase.reconstruct, n_fft=N_FFT, hop_length=HOP, method=method,
+                          n_iter=3)
+  together = np.asarray(run(batch, key=keys))
+  reversed_ = np.asarray(run(batch[::-1], key=keys[::-1]))
+  for i in range(3):
+    alone = np.asarray(run(batch[i], key=keys[i]))
+    np.testing.assert_allclose(together[i], alone, atol=1e-3 * np.abs(alone).max())
+    np.testing.assert_allclose(reversed_[2 - i], alone, atol=1e-3 * np.abs(alone).max())
+
+
+def test_uniform_per_item_keys_and_bad_key_shape():
+  from specst_jax.phase import _common
+  keys = jax.random.split(jax.random.key(1), 4)
+  drawn = np.asarray(_common.uniform(keys, (4, 5, 6), 0.0, 1.0))
+  for i in range(4):
+    np.testing.assert_array_equal(drawn[i], np.asarray(jax.random.uniform(keys[i], (5, 6))))
+  np.testing.assert_array_equal(np.asarray(_common.uniform(keys[0], (4, 5), 0.0, 1.0)),
+                                np.asarray(jax.random.uniform(keys[0], (4, 5))))
+  folded = _common.fold_in(keys, 3)
+  np.testing.assert_array_equal(jax.random.key_data(folded[2]),
+                                jax.random.key_data(jax.random.fold_in(keys[2], 3)))
+  with pytest.raises(ValueError, match="key"):
+    _common.uniform(keys, (3, 5), 0.0, 1.0)
+
+
 @pytest.mark.parametrize(
     "S_bad, match",
     [

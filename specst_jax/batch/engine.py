@@ -6,7 +6,7 @@ tool's flags), weights come from ``nets.load_weights`` (loaded once per (net, we
 batch of equal-length pairs goes through the engine's pieces as its own batched callers do:
 ``transfer.magnitudes`` -> the net's representation -> one ``transfer.Optimizer`` (vmapped,
 the pair axis sharded over the process's local devices, kept per bucket so a run compiles
-once per bucket) -> ``transfer.to_audio`` per pair with that pair's phase key.
+once per bucket) -> ``transfer.to_audio`` of the whole batch in one call, each pair with its own phase key.
 
 Keys, as for one ``style_transfer --seed=S`` run: ``key(S)`` splits into (net weights,
 initial noise, phase), and every pair starts from its own seed's init and phase keys. So pair
@@ -128,33 +128,44 @@ class StyleEngine:
     opt = self.optimizer(net, settings, (x_c.shape, tuple(x.shape for x in x_s)))
     first, before = opt.optimize_s == 0.0, opt.optimize_s
     res = opt(net.params, x_c, x_s, jax.numpy.stack([k[1] for k in split]))
-    ref = (jax.numpy.max(S_c, axis=(-2, -1)) if rep != "log1p"
-           else jax.numpy.ones(len(seeds)))
+    ref = (jax.numpy.max(S_c, axis=(-2, -1), keepdims=True) if rep != "log1p"
+           else jax.numpy.ones((len(seeds), 1, 1)))
     t0 = time.perf_counter()
-    out = [_to_audio(settings, rep, res.x[j], ref[j], split[j][2], contents.shape[-1])
-           for j in range(len(seeds))]
+    S_r, y, sc = _to_audio(settings, rep, res.x, ref, jax.numpy.stack([k[2] for k in split]),
+                           S_c.shape[1:], contents.shape[-1])
     phase_s = time.perf_counter() - t0
-    y = transfer.peak_normalize(np.stack([o[1] for o in out]), peak=0.99, only_above=1.0)
-    mags = dict(content=np.asarray(S_c), style=np.asarray(S_s[0]),
-                result=np.stack([np.asarray(o[0]) for o in out]))
+    y = transfer.peak_normalize(y, peak=0.99, only_above=1.0)
+    mags = dict(content=np.asarray(S_c), style=np.asarray(S_s[0]), result=S_r)
     return BucketResult(
         audio=y, final={k: np.asarray(v) for k, v in res.final.items()},
         n_iter=np.asarray(res.n_iter), n_evals=np.asarray(res.n_evals),
         loss_curve=np.asarray(res.losses), magnitudes=mags, stft=stft,
-        per_item=dict(sc_db=np.asarray([o[2] for o in out])),
+        per_item=dict(sc_db=sc),
         times=dict(compile=opt.compile_s if first else 0.0, optimize=opt.optimize_s - before,
                    phase=phase_s),
         info=dict(weights=net.weights, device=self.devices[0].device_kind))
 
 
-def _to_audio(settings, rep, x, ref, key, length):
-  """``transfer.to_audio`` of one pair; a non-finite result gives NaNs (that pair fails, the
-  batch's others are written)."""
+def _to_audio(settings, rep, x, ref, keys, magnitude_shape, length):
+  """``transfer.to_audio`` of a batch ``[pairs, frames, bins]`` in one call, each pair with its
+  own phase key; if any audio is not finite, pair by pair, so that only those pairs get NaNs
+  (they fail; the batch's others are written)."""
+  try:
+    S, y, sc = transfer.to_audio(settings, rep, x, ref, keys, length)
+    return np.asarray(S), y, np.asarray(sc)
+  except FloatingPointError:
+    out = [_pair_to_audio(settings, rep, x[j], ref[j], keys[j], magnitude_shape, length)
+           for j in range(len(x))]
+    return (np.stack([np.asarray(o[0]) for o in out]), np.stack([o[1] for o in out]),
+            np.asarray([o[2] for o in out]))
+
+
+def _pair_to_audio(settings, rep, x, ref, key, magnitude_shape, length):
   try:
     return transfer.to_audio(settings, rep, x, ref, key, length)
   except FloatingPointError:
-    S = np.full(np.shape(x)[-2:], np.nan, np.float32) if rep != "unit_db_image" else np.nan
-    return S, np.full(length, np.nan, np.float32), np.nan
+    return (np.full(magnitude_shape, np.nan, np.float32), np.full(length, np.nan, np.float32),
+            np.nan)
 
 
 FIGURE_TITLES = {"result": "target magnitude (optimised)"}

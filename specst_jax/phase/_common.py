@@ -20,6 +20,38 @@ def is_concrete(x) -> bool:
   return not isinstance(x, jax.core.Tracer)
 
 
+def _item_keys(key: jax.Array) -> int:
+  """How many leading axes ``key`` spans: 0 for one key, ``n`` for a ``[*batch]`` array of
+  typed keys (``jax.random.key``) or a ``[*batch, 2]`` array of raw ``PRNGKey`` s."""
+  if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    return key.ndim
+  return key.ndim - 1
+
+
+def uniform(key: jax.Array, shape: tuple[int, ...], low: float, high: float) -> jax.Array:
+  """Uniform float32 values of ``shape`` in ``[low, high)``.
+
+  ``key`` is one key, or one key per item of the leading axes (``[*batch]``, with
+  ``shape[:len(batch)] == batch``): then item ``i`` is ``uniform(key[i], shape[len(batch):])``,
+  the draw a single call with that key makes, whatever the batch size or the item's position.
+  """
+  lead = _item_keys(key)
+  if tuple(key.shape[:lead]) != tuple(shape[:lead]):
+    raise ValueError(f"key: {key.shape[:lead]} keys do not match the leading axes of {shape}")
+  draw = lambda k: jax.random.uniform(k, shape[lead:], jnp.float32, low, high)  # noqa: E731
+  for _ in range(lead):
+    draw = jax.vmap(draw)
+  return draw(key)
+
+
+def fold_in(key: jax.Array, data) -> jax.Array:
+  """``jax.random.fold_in`` of one key or of each key of a ``[*batch]`` array of keys."""
+  fold = lambda k: jax.random.fold_in(k, data)  # noqa: E731
+  for _ in range(_item_keys(key)):
+    fold = jax.vmap(fold)
+  return fold(key)
+
+
 def check_window(window) -> None:
   """Only hashable window specs (names, ``(name, param)`` tuples) reach the compiled loops."""
   if not isinstance(window, str | tuple):

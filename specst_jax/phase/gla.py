@@ -129,7 +129,8 @@ def initial_angles(S: jax.Array, init, key: jax.Array | None) -> jax.Array:
     init: ``"random"`` (uniform phase, needs ``key``), ``"zeros"``/``None``
       (zero phase), a real array of phases in radians, or a complex array whose
       angle is used.
-    key: a ``jax.random`` key for ``"random"``.
+    key: a ``jax.random`` key for ``"random"``, or one per item of the leading axes
+      (see :func:`_common.uniform`).
   """
   if isinstance(init, str) or init is None:
     if init in ("zeros", None):
@@ -137,7 +138,7 @@ def initial_angles(S: jax.Array, init, key: jax.Array | None) -> jax.Array:
     if init == "random":
       if key is None:
         raise ValueError("key: init='random' needs an explicit jax.random key")
-      phase = jax.random.uniform(key, S.shape, jnp.float32, 0.0, _common.TWO_PI)
+      phase = _common.uniform(key, S.shape, 0.0, _common.TWO_PI)
       return _common.phasor(phase)
     raise ValueError(f"init: expected 'random', 'zeros', or a phase array, got {init!r}")
   init = jnp.asarray(init)

@@ -122,7 +122,7 @@ def _walk_batched(mag, tgrad, fgrad, fill, tol, integration):
 def _fill_phase(shape, key):
   if key is None:
     return jnp.zeros(shape, jnp.float32)
-  return jax.random.uniform(key, shape, jnp.float32, -np.pi, np.pi)
+  return _common.uniform(key, shape, -np.pi, np.pi)
 
 
 def _pghi(S, key, *, n_fft, hop_length, gamma, tol, integration):
@@ -290,8 +290,7 @@ def rtpghi_step(
   if key is None:
     fill = jnp.zeros_like(state.cur_mag)
   else:
-    fill = jax.random.uniform(jax.random.fold_in(key, state.index), state.cur_mag.shape,
-                              jnp.float32, -np.pi, np.pi)
+    fill = _common.uniform(_common.fold_in(key, state.index), state.cur_mag.shape, -np.pi, np.pi)
   phase = _integrate_frame(state.prev_phase, state.prev_advance, state.prev_valid, state.prev_mag,
                            state.cur_mag, advance, fstep, valid, fill, 1e-3 * tol)
   new_state = RTPGHIState(state.cur_mag, phase, advance, valid, state.cur_log, mag_next, log_next,

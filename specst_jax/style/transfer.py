@@ -324,8 +324,11 @@ def to_audio(settings: Settings, representation: str, x: ArrayLike, ref: ArrayLi
              key: jax.Array, length: int) -> tuple[jax.Array, np.ndarray, np.ndarray]:
   """Optimised ``x`` -> ``(magnitude, audio [..., length], SC dB)`` by the settings' phase method.
 
-  ``ref``: the linear maximum of the dB representations (the content's; ignored by log1p).
-  Raises FloatingPointError if the audio is not finite.
+  ``x`` is one ``[frames, bins]`` or a batch ``[..., frames, bins]`` (reconstructed in one
+  compiled call, on the devices ``x`` lives on). ``ref``: the linear maximum of the dB
+  representations (the content's, one per item ``[..., 1, 1]``; ignored by log1p). ``key``: one
+  key, or one per item ``[...]``, so that each item equals its own single call.
+  Raises FloatingPointError if any audio is not finite.
   """
   stft = settings.stft
   S = representations.decode(representation, x, ref=ref)
@@ -440,7 +443,8 @@ def stylize_batch(settings: Settings, contents: ArrayLike, styles: ArrayLike, *,
     styles: ``[batch, samples']`` (one style per pair) or ``[batch, n_styles, samples']``.
     weights: as :func:`stylize`; or ``net``: a network already built (its params are used).
     keys: ``[batch]`` initial-noise keys (default: the seed's init key split ``batch`` ways).
-    phase_key: the phase reconstruction's key (default: the seed's phase key).
+    phase_key: the phase reconstruction's key (default: the seed's phase key), or one per pair
+      ``[batch]`` (each pair's audio then equals its own call's, whatever the batch).
     devices: shard the pair axis over these devices (the batch must divide by their count).
 
   Returns:
