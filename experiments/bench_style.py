@@ -319,25 +319,26 @@ def _record(results: dict, name: str, r: dict) -> None:
     partial.write_text(json.dumps(results) + "\n")
 
 
-def _ours_to_loss(r: dict, goals: dict[str, float], workload: Path, tmp: Path) -> None:
-  """Times reruns of ours (one at a time: the machine is the rerun's alone) stopped after the
-  first iteration reaching each goal."""
+def _ours_to_loss(r: dict, goals: dict[str, float], workload: Path, tmp: Path,
+                  name: str = "ours", extra: list[str] | None = None) -> None:
+  """Times reruns of ``name`` (ours or a variant, with its child flags ``extra``; one at a time:
+  the machine is the rerun's alone) stopped after the first iteration reaching each goal."""
   for key, goal in goals.items():
     k = iterations_to_loss([p[1] for p in r["trace"]], goal)
     r[f"time_to_{key}_loss_s"] = None if k is None else r["setup_s"]
     r[f"time_to_{key}_loss_cpu_s"] = None if k is None else r["setup_cpu_s"]
     if not k:
       continue
-    rerun = _spawn(f"ours_to_{key}", workload, tmp, [
-        f"--child_n_iter={k}", f"--child_ftol={r['rel_decrease_tol']}", "--nochild_phase",
-        "--eval_repeats=1"])
+    rerun = _spawn(f"{name}_to_{key}", workload, tmp, [
+        *(extra or []), f"--child_n_iter={k}", f"--child_ftol={r['rel_decrease_tol']}",
+        "--nochild_phase", "--eval_repeats=1"])
     r[f"time_to_{key}_loss_s"] = rerun["setup_s"] + rerun["opt_s"]
     r[f"time_to_{key}_loss_cpu_s"] = rerun["setup_cpu_s"] + rerun["opt_cpu_s"]
     r[f"time_to_{key}_loss_run"] = {"n_iter": k, "final_loss": rerun["final_loss"],
                                     "setup_s": rerun["setup_s"], "opt_s": rerun["opt_s"],
                                     "setup_cpu_s": rerun["setup_cpu_s"],
                                     "opt_cpu_s": rerun["opt_cpu_s"]}
-    print(f"ours: loss <= {goal:.6g} after {k} iterations; a rerun stopped there took "
+    print(f"{name}: loss <= {goal:.6g} after {k} iterations; a rerun stopped there took "
           f"{rerun['setup_s'] + rerun['opt_s']:.1f} s (set-up included), loss "
           f"{rerun['final_loss']:.6g}", flush=True)
 
@@ -528,9 +529,10 @@ def run_kernel(seed: int) -> dict:
     results = {n: results[n] for n in names}
     if _RERUNS.value and "tf" in results and "ours" in results:
       target = results["tf"]["final_loss"]
-      _ours_to_loss(results["ours"], {"reference": target,
-                                      "near_reference": target * (1 + _TOL.value)},
-                    workload, tmp)
+      goals = {"reference": target, "near_reference": target * (1 + _TOL.value)}
+      for name in ("ours", "ours_bf16"):
+        if name in results:
+          _ours_to_loss(results[name], goals, workload, tmp, name, extras.get(name))
   summarize(results, tolerance=_TOL.value)
   flops = eval_flops(frames, w["style"].shape[0], n_bins, _FILTERS.value, WIDTH)
   roof = roofline(frames, n_bins, _FILTERS.value, WIDTH)
@@ -592,6 +594,9 @@ def headline(kernels: list[dict]) -> dict:
           "ours_final_at_or_below_tf": at_or_below,
           "bf16_per_eval": [impl(k, "ours_bf16").get("ratios", {}).get("per_eval")
                             for k in kernels],
+          "bf16_time_to_reference_loss": [
+              impl(k, "ours_bf16").get("ratios", {}).get("time_to_reference_loss")
+              for k in kernels],
           "bf16_final_loss_over_ours": [
               _ratio(impl(k, "ours_bf16").get("final_loss"), impl(k, "ours").get("final_loss"))
               for k in kernels]}
