@@ -3,6 +3,7 @@ the training loss against the optimisation's own (a reference twin), a training 
 checkpoint resume, model files and the content corpus. Tiny sizes (8 kHz, n_fft 64, 33 bins)."""
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import chex
@@ -20,6 +21,7 @@ from specst_jax.style import transfer
 SR, N_FFT, HOP = 8000, 64, 16
 BINS = N_FFT // 2 + 1
 TINY = dict(channels=8, kernel_width=3, dilations=(1, 2))  # R = 1 + 2 (1 + 2 * 3) = 15
+_generate = jax.jit(ff.generate, static_argnums=0)  # eager op-by-op is slow to run here
 
 
 def _settings(net="ulyanov", **kw):
@@ -60,7 +62,7 @@ class GeneratorTest(chex.TestCase, parameterized.TestCase):
     g = ff.make_generator("log1p", **TINY)
     params = _random_params(g, jax.random.key(0), scale=0.5)
     x = _content(23, lead=(2, 3))
-    y = ff.generate(g, params, x)
+    y = _generate(g, params, x)
     chex.assert_shape(y, (2, 3, 23, BINS))
     self.assertGreaterEqual(float(jnp.min(y)), 0.0)
     self.assertEqual(ff.receptive_field(g), 15)
@@ -68,7 +70,7 @@ class GeneratorTest(chex.TestCase, parameterized.TestCase):
     self.assertEqual(ff.param_count(params), 800 + 4 * 200 + 297)
     # unit_db output stays in [0, 1], also for far-out inputs
     g01 = ff.make_generator("unit_db", **TINY)
-    y01 = ff.generate(g01, _random_params(g01, jax.random.key(1), scale=2.0), x)
+    y01 = _generate(g01, _random_params(g01, jax.random.key(1), scale=2.0), x)
     self.assertGreaterEqual(float(jnp.min(y01)), 0.0)
     self.assertLessEqual(float(jnp.max(y01)), 1.0)
     with self.assertRaisesRegex(ValueError, "unit_db_image"):
@@ -77,7 +79,7 @@ class GeneratorTest(chex.TestCase, parameterized.TestCase):
   def test_starts_from_the_content(self):
     g = ff.make_generator("log1p", **TINY)
     x = _content(30, low=0.5, high=3.0)
-    y = ff.generate(g, ff.init_params(g, jax.random.key(0), BINS), x)
+    y = _generate(g, ff.init_params(g, jax.random.key(0), BINS), x)
     np.testing.assert_allclose(y, x, atol=1e-4)  # zero output layer: the smooth clamp alone
     np.testing.assert_allclose(ff.bound(jnp.array([-5.0, 0.0, 0.5]), (0.0, 1.0), 50.0),
                                [0.0, np.log(2) / 50, 0.5], atol=1e-6)
@@ -88,8 +90,8 @@ class GeneratorTest(chex.TestCase, parameterized.TestCase):
     params = _random_params(g, jax.random.key(2))
     x = _content(60, low=2.0, high=4.0)
     j = 25
-    y = ff.generate(g, params, x)
-    y2 = ff.generate(g, params, x.at[:, j].add(1.0))
+    y = _generate(g, params, x)
+    y2 = _generate(g, params, x.at[:, j].add(1.0))
     change = np.max(np.abs(np.asarray(y2 - y)), axis=(0, 2))
     np.testing.assert_array_equal(change[:j], 0.0)  # causal: nothing before the change moves
     np.testing.assert_array_equal(change[j + r:], 0.0)  # nothing R or more frames after it
@@ -110,7 +112,7 @@ class GeneratorTest(chex.TestCase, parameterized.TestCase):
     g = ff.make_generator("log1p", **TINY)
     model = _model(g, _random_params(g, jax.random.key(4)))
     x = _content(57, lead=(2,))
-    want = ff.generate(g, model.params, x)
+    want = _generate(g, model.params, x)
     got = ff.stylize_stream(model, x, block)
     chex.assert_equal_shape([got, want])
     self.assertLess(rel_err(got, want), 1e-5)  # everywhere, the first R frames included
@@ -136,7 +138,7 @@ class LossTest(chex.TestCase, parameterized.TestCase):
     settings, net = ff.loss_net(_settings(net_name, **extra))
     g = ff.make_generator(net.representation, **TINY)
     params = _random_params(g, jax.random.key(6), scale=0.05)
-    clips, _ = _clips()
+    clips = _clips()[0][:2]
     encode = lambda a: ff.encode_audio(settings.stft, net.representation, a)  # noqa: E731
     x = encode(np.stack(clips))
     x_s = encode(signals.make_signal("chirps", sr=SR, duration=0.3))
@@ -206,7 +208,7 @@ class TrainTest(chex.TestCase):
     return out, lines
 
   def test_resume_reaches_the_same_parameters(self):
-    tmp = Path(self.create_tempdir().full_path)
+    tmp = Path(tempfile.mkdtemp())
     config = ff.TrainConfig(steps=4, batch_size=2, learning_rate=1e-2, log_every=1,
                             eval_every=2, checkpoint_every=2)
     straight, lines = self._run(tmp / "a", config)
@@ -229,8 +231,8 @@ class TrainTest(chex.TestCase):
     self.assertEqual(loaded.settings, straight.model.settings)
     self.assertEqual(loaded.info["train"]["step"], 4)
     x = _content(30, high=2.0)
-    np.testing.assert_array_equal(ff.generate(loaded.generator, loaded.params, x),
-                                  ff.generate(straight.model.generator, straight.model.params, x))
+    np.testing.assert_array_equal(_generate(loaded.generator, loaded.params, x),
+                                  _generate(straight.model.generator, straight.model.params, x))
     # A checkpoint of another run is refused.
     with self.assertRaisesRegex(ValueError, "another run .*learning_rate"):
       self._run(tmp / "b", dataclasses.replace(config, learning_rate=5e-3))
@@ -249,7 +251,7 @@ class TrainTest(chex.TestCase):
     self.assertIsNone(quick.audio)
     np.testing.assert_allclose(quick.x, out.x, rtol=1e-6)
     x_c = ff.encode_audio(model.settings.stft, "log1p", audio)
-    np.testing.assert_allclose(out.x, ff.generate(g, model.params, x_c), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.x, _generate(g, model.params, x_c), rtol=1e-5, atol=1e-6)
 
 
 class CorpusTest(absltest.TestCase):

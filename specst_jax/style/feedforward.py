@@ -179,7 +179,7 @@ def make_generator(representation: str, **fields: Any) -> FeedForwardGenerator:
 
 def init_params(generator: FeedForwardGenerator, key: jax.Array, n_bins: int) -> Any:
   """The generator's variables for spectrograms of ``n_bins`` bins."""
-  return generator.init(key, jnp.zeros((1, 1, int(n_bins)), jnp.float32))
+  return jax.jit(generator.init)(key, jnp.zeros((1, 1, int(n_bins)), jnp.float32))
 
 
 def param_count(params: Any) -> int:
@@ -283,6 +283,11 @@ def stylize_stream(model: StyleModel, x: ArrayLike, block_frames: int) -> jax.Ar
   Each block is one call of the jitted :func:`stream_step` (the last one is padded with
   silence at its end and trimmed: padding after a frame never changes it, the generator being
   causal). Returns the concatenated output ``[..., frames, bins]``.
+
+  Latency: the generator adds none beyond the block (``block_frames * hop_length / sr``
+  seconds); the STFT's window and the phase method add their own. ``log1p`` frames can be
+  encoded as they arrive; ``unit_db`` frames are dB re the clip's maximum, so a stream needs
+  a reference level fixed in advance.
   """
   block_frames = int(block_frames)
   if block_frames < 1:
@@ -387,8 +392,13 @@ def style_targets(net: nets.Net, x_style: ArrayLike, n_frames: int
   """:func:`optimize.make_targets`'s style targets for contents of ``n_frames`` frames (they
   depend on the content only through its length)."""
   x_style = jnp.asarray(x_style, jnp.float32)
-  template = jnp.zeros((int(n_frames), x_style.shape[-1]), jnp.float32)
-  return optimize.make_targets(net.features_fn, net.params, template, [x_style], net.config).style
+  template = jax.ShapeDtypeStruct((int(n_frames), x_style.shape[-1]), jnp.float32)
+
+  def style(params, x_s):
+    content = jnp.zeros(template.shape, template.dtype)
+    return optimize.make_targets(net.features_fn, params, content, [x_s], net.config).style
+
+  return jax.jit(style)(net.params, x_style)
 
 
 def batch_loss_terms(gen_params: Any, x: jax.Array, net_params: Any,
@@ -422,15 +432,24 @@ def engine_loss_terms(net: nets.Net, y: ArrayLike, x_content: ArrayLike,
 # ---------------------------------------------------------------------------- training
 
 
+@functools.cache
+def _adam(learning_rate: float) -> optax.GradientTransformation:
+  """One optimiser object per step size: the state's static ``tx`` is part of the compiled
+  step's cache key, so a second run in the process (a resume) reuses the compiled step."""
+  return optax.adam(learning_rate)
+
+
 def init_state(generator: FeedForwardGenerator, key: jax.Array, n_bins: int,
                learning_rate: float):
   """The train state (step, params, Adam state): the classifier's
   :class:`~specst_jax.classifier.steps.TrainState`, whose orbax checkpoints are reused."""
   from specst_jax.classifier import steps  # the shared train state, on use
   params = init_params(generator, key, n_bins)
-  tx = optax.adam(learning_rate)
-  return steps.TrainState(step=jnp.zeros((), jnp.int32), apply_fn=generator.apply,
-                          params=params, tx=tx, opt_state=tx.init(params))
+  tx = _adam(float(learning_rate))
+  # No apply_fn: the generator is bound into the compiled step. (A bound method compares by
+  # identity, and the state's static fields key the compiled step.)
+  return steps.TrainState(step=jnp.zeros((), jnp.int32), apply_fn=None, params=params, tx=tx,
+                          opt_state=tx.init(params))
 
 
 def train_step(state, x: jax.Array, net_params: Any, style: dict[str, losses.StyleTarget], *,
@@ -584,13 +603,19 @@ def _every(step: int, every: int, last: int) -> bool:
   return step == last or (every > 0 and step % every == 0)
 
 
+@functools.cache
+def _step_fns(generator, features_fn, config):
+  """The jitted train step (state donated) and batch loss (compiled once per process)."""
+  kw = dict(generator=generator, features_fn=features_fn, config=config)
+  return (jax.jit(functools.partial(train_step, **kw), donate_argnums=0),
+          jax.jit(functools.partial(batch_loss_terms, **kw)))
+
+
 def _loop(job: _Job, generator, state, meta: dict, last: int, save, log):
   """Steps ``state.step + 1 .. last``: report, evaluate and ``save(state, meta)`` on schedule;
   ``meta["history"]`` and ``meta["step"]`` follow the reports."""
   c, net = job.config, job.net
-  kw = dict(generator=generator, features_fn=net.features_fn, config=net.config)
-  step_fn = jax.jit(functools.partial(train_step, **kw), donate_argnums=0)
-  eval_fn = jax.jit(functools.partial(batch_loss_terms, **kw))
+  step_fn, eval_fn = _step_fns(generator, net.features_fn, net.config)
   sums: dict[str, float] = {}
   t_start = first = None
   for step in range(int(state.step) + 1, last + 1):
