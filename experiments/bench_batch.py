@@ -18,6 +18,13 @@ whole command (start-up and compilation included), and items / the engine-call s
 compilation. Compile / optimise / phase seconds are per process (summed over its calls, from
 the items' metrics.json). No persistent compilation cache, so every case compiles.
 
+``phase``: the batch engine's phase stage (``transfer.to_audio`` of a whole batch with one key
+per pair, as ``batch.engine.StyleEngine.run`` calls it) on one device and with the pair axis
+sharded over ``--devices`` simulated host devices
+(``XLA_FLAGS=--xla_force_host_platform_device_count``), each in a fresh subprocess: seconds per
+batch (median of 3 after a warm-up call), the ratio, and the largest difference between the
+two results (they must agree: the same keys, the same pairs).
+
 ``pairs``: writes ``--output_dir/pairs.csv``, a realistic manifest of ``--pairs`` rows for a
 test run of the tool: contents are the 32 LJSpeech clips, ESC-50 clips and generated signals
 of 0.5-1.9 s (written to ``--output_dir/signals``); styles are ESC-50 clips (every 20th row two
@@ -38,12 +45,19 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-_MODE = flags.DEFINE_enum("mode", "flops", ["flops", "throughput", "pairs"], "what to do")
+_MODE = flags.DEFINE_enum("mode", "flops", ["flops", "throughput", "phase", "pairs"],
+                          "what to do")
 _SECONDS = flags.DEFINE_float("seconds", 4.0, "flops: clip length (s)")
 _PAIRS = flags.DEFINE_integer("pairs", 48, "throughput: pairs in the manifest")
 _OUT = flags.DEFINE_string("output_dir", "/tmp/bench_batch", "throughput: work folder")
 _CASES = flags.DEFINE_list("cases", None, "throughput: run only these case names")
 _DATA = flags.DEFINE_string("data_dir", "../shared/data", "pairs: the shared data folder")
+_DEVICES = flags.DEFINE_integer("devices", 8, "phase: simulated devices of the sharded case")
+_BATCH = flags.DEFINE_integer("batch", 8, "phase: pairs per batch")
+_NET = flags.DEFINE_string("net", "wyse", "phase: the net whose settings (STFT, phase method) "
+                           "are used")
+_CHILD_DEVICES = flags.DEFINE_integer("child_devices", 0, "internal: run one phase case")
+_CHILD_OUT = flags.DEFINE_string("child_out", "", "internal: the phase case's .npz")
 
 
 def _flops(seconds: float) -> list[dict]:
@@ -206,9 +220,91 @@ def _throughput(n_pairs: int, out: Path, only) -> list[dict]:
   return rows
 
 
+def _phase_settings(net: str):
+  from specst_jax.style import transfer
+  if net == "wyse":  # the shipped weights' STFT and the engine's phase defaults
+    return transfer.Settings.for_net(net, dict(weights="random", sr=16000, n_fft=512,
+                                               hop_length=128, center=False))
+  return transfer.Settings.for_net(net, {})
+
+
+def _phase_child(n_devices: int, batch: int, seconds: float, net: str, out: Path) -> None:
+  """One case: the phase stage of a ``[batch, frames, bins]`` batch over ``n_devices``."""
+  import jax
+  import jax.numpy as jnp
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+  from specst_jax import representations, signals
+  from specst_jax.style import transfer
+  settings = _phase_settings(net)
+  stft, rep = settings.stft, transfer.nets.get(net).representation
+  names = list(signals.SIGNALS)
+  audio = np.stack([signals.make_signal(names[i % len(names)], sr=stft.sr, duration=seconds)
+                    for i in range(batch)])
+  S = transfer.magnitudes(stft, audio, "signals")
+  x = representations.encode(rep, S, stft)
+  ref = jnp.max(S, axis=(-2, -1), keepdims=True) if rep != "log1p" else jnp.ones((batch, 1, 1))
+  keys = jnp.stack([jax.random.split(jax.random.key(i), 3)[2] for i in range(batch)])
+  devices = jax.devices()[:n_devices]
+  if len(devices) != n_devices:
+    raise RuntimeError(f"{n_devices} devices asked, {len(jax.devices())} present")
+  if n_devices > 1:
+    pairs = NamedSharding(Mesh(np.asarray(devices), ("pairs",)), PartitionSpec("pairs"))
+    x, ref, keys = (jax.device_put(a, pairs) for a in (x, ref, keys))
+  run = lambda: transfer.to_audio(settings, rep, x, ref, keys, audio.shape[-1])  # noqa: E731
+  t0 = time.perf_counter()
+  _, y, _ = run()
+  first = time.perf_counter() - t0
+  times = []
+  for _ in range(3):
+    t0 = time.perf_counter()
+    _, y, _ = run()
+    times.append(time.perf_counter() - t0)
+  np.savez(out, audio=y, first_s=first, times=np.asarray(times),
+           method=settings.phase_method, n_iter=settings.phase_iter,
+           shape=np.asarray(x.shape))
+
+
+def _phase(batch: int, n_devices: int, net: str, seconds: float) -> dict:
+  """The phase stage on one device and sharded over ``n_devices``, each in its own process."""
+  import tempfile
+  rows = {}
+  with tempfile.TemporaryDirectory() as tmp:
+    for n in (1, n_devices):
+      out = Path(tmp) / f"phase_{n}.npz"
+      env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+      load = os.getloadavg()[0]
+      subprocess.run([sys.executable, "-m", "experiments.bench_batch", "--mode=phase",
+                      f"--child_devices={n}", f"--child_out={out}", f"--batch={batch}",
+                      f"--net={net}", f"--seconds={seconds}"], check=True, env=env)
+      r = np.load(out)
+      rows[n] = dict(devices=n, first_s=float(r["first_s"]),
+                     median_s=float(np.median(r["times"])), times_s=r["times"].tolist(),
+                     method=str(r["method"]), n_iter=int(r["n_iter"]),
+                     shape=r["shape"].tolist(), load_start=load, load_end=os.getloadavg()[0],
+                     audio=r["audio"])
+  one, many = rows[1], rows[n_devices]
+  diff = float(np.max(np.abs(one.pop("audio") - many.pop("audio"))))
+  return dict(single=one, sharded=many, ratio=many["median_s"] / one["median_s"],
+              max_abs_difference=diff)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  if _MODE.value == "phase" and _CHILD_DEVICES.value:
+    _phase_child(_CHILD_DEVICES.value, _BATCH.value, _SECONDS.value, _NET.value,
+                 Path(_CHILD_OUT.value))
+    return
+  if _MODE.value == "phase":
+    r = _phase(_BATCH.value, _DEVICES.value, _NET.value, _SECONDS.value)
+    print(json.dumps(r, indent=1))
+    print(f"phase stage per batch of {_BATCH.value} ({r['single']['method']}, "
+          f"{r['single']['n_iter']} iterations, x {r['single']['shape']}): one device "
+          f"{r['single']['median_s']:.3f} s, {_DEVICES.value} simulated devices "
+          f"{r['sharded']['median_s']:.3f} s ({r['ratio']:.2f}x); results differ by at most "
+          f"{r['max_abs_difference']:.2e}")
+    return
   if _MODE.value == "pairs":
     print(_realistic_pairs(_PAIRS.value, Path(_OUT.value), Path(_DATA.value)))
     return
