@@ -6,7 +6,9 @@ For each corpus (``--corpus=NAME=GLOB``, repeatable; default the shared music, L
 rooster clips) it measures, over 5 s segments, the energy above 8 kHz, in 8-11.025 kHz and above
 11.025 kHz at the files' own rates, and how band-limiting to 8 kHz changes the unit_db, log-mel
 and logfreq inputs at 22.05 kHz (:func:`specst_jax.classifier.bandwidth.measure_corpus`).
-Prints the markdown tables and writes them and the numbers to ``--output`` (.json, .md beside).
+Prints the markdown tables and writes them and the numbers to ``--output`` (.json, .md beside;
+the JSON has one key per corpus and ``provenance``: commit, command, machine and ``data_sha256``
+of every file measured, :mod:`specst_jax.provenance`).
 """
 
 import glob
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from specst_jax import cli, files
+from specst_jax import cli, files, provenance
 from specst_jax.classifier import bandwidth
 
 _CORPORA = flags.DEFINE_multi_string(
@@ -30,7 +32,7 @@ def main(argv):
   cli.quiet()  # no XLA TPU-probe line; AudioWarnings as one line each
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  results = {}
+  results, read = {}, []
   for spec in _CORPORA.value:
     name, _, pattern = spec.partition("=")
     paths = sorted(glob.glob(pattern))
@@ -38,8 +40,9 @@ def main(argv):
       print(f"error: --corpus {spec!r}: need NAME=GLOB matching files", file=sys.stderr)
       sys.exit(1)
     results[name] = bandwidth.measure_corpus(paths)
+    read += paths
   text = bandwidth.markdown(results)
-  files.write_json(_OUTPUT.value, results)
+  files.write_json(_OUTPUT.value, dict(results, provenance=provenance.record(data=read)))
   files.write_text(Path(_OUTPUT.value).with_suffix(".md"), text)
   print(text)
 

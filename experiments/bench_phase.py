@@ -14,7 +14,8 @@ clips of the median over seeds for random starts) and time per clip for a batch 
 clips (all methods, ours and librosa's, get the same batch) and for one clip. Every
 time, for every side alike, is the median of ``--repeats`` timed runs after one
 untimed warm-up run (which for ours also compiles; compile time is printed apart).
-The machine (CPU model, cores, load average at start and end) is printed and stored.
+The machine (CPU model, cores, load average at start and end) is printed and stored, with
+``provenance`` (commit, command, ``data_sha256`` of the clips read: :mod:`specst_jax.provenance`).
 pghipy (numba) runs per clip on the same magnitudes, with the Hann window's
 gamma, after a warm-up call; "ours pghi heap" is pghi(integration="heap"), the
 exact heap walk (pghipy's order). librosa and pghipy are bench-only dependencies.
@@ -35,7 +36,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments.peers import machine
-from specst_jax import audio, phase, spectral
+from specst_jax import audio, phase, provenance, spectral
 
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/data", "Root of the shared data folder.")
 _CONFIGS = flags.DEFINE_string("configs", "1024:256,2048:512", "Comma-separated n_fft:hop pairs.")
@@ -247,9 +248,11 @@ def main(argv):
   print(machine.header(info_end) + " (end)")
   if _OUTPUT.value:
     Path(_OUTPUT.value).parent.mkdir(parents=True, exist_ok=True)
+    record = provenance.record(data=[Path(_DATA_DIR.value) / rel for name in sets
+                                     for _, rel, _ in CLIP_SETS[name]])
     Path(_OUTPUT.value).write_text(json.dumps(dict(
         device=str(jax.devices()[0]), machine_start=info_start, machine_end=info_end,
-        command=" ".join(sys.argv), repeats=_TIMED_REPEATS[0],
+        command=record["command"], provenance=record, repeats=_TIMED_REPEATS[0],
         clip_sets={k: [label for label, _, _ in CLIP_SETS[k]] for k in sets},
         results=results), indent=2) + "\n")
   return 0

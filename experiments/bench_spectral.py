@@ -35,7 +35,7 @@ import numpy as np
 from absl import app, flags
 
 from experiments.peers import machine
-from specst_jax import features, spectral
+from specst_jax import features, provenance, spectral
 
 _SR = flags.DEFINE_integer("sr", 22050, "Sample rate in Hz.")
 _DURATION = flags.DEFINE_float("duration", 5.0, "Seconds per clip.")
@@ -228,9 +228,10 @@ def main(argv):
   print(machine.header(info_end) + " (end of timings)")
   if _OUTPUT.value:
     Path(_OUTPUT.value).parent.mkdir(parents=True, exist_ok=True)
+    record = provenance.record()  # no data files: seeded noise (data_sha256 null)
     Path(_OUTPUT.value).write_text(json.dumps(dict(
-        machine_start=info_start, machine_end=info_end, command=" ".join(sys.argv),
-        rows=rows), indent=1) + "\n")
+        machine_start=info_start, machine_end=info_end, command=record["command"],
+        provenance=record, rows=rows), indent=1) + "\n")
   if _LONG_MINUTES.value > 0:
     minutes, n_fft = _LONG_MINUTES.value, int(_N_FFTS.value[0])
     print(f"\nPeak memory on a {minutes:g}-minute clip (n_fft {n_fft}, hop {n_fft // 4}), "

@@ -103,34 +103,37 @@ SR, N_FFT, HOP, WIDTH = 22050, 2048, 512, 11
 
 # ----------------------------------------------------------------------------- workload
 
-def _clips(pattern: str, seconds: float) -> np.ndarray | None:
+def _clips(pattern: str, seconds: float) -> tuple[np.ndarray | None, list[str]]:
+  """``seconds`` of the files matching ``pattern`` in name order, and the files read."""
   from specst_jax import audio
 
   files = sorted(glob.glob(pattern))
   if not files:
-    return None
+    return None, []
   need, parts = int(round(seconds * SR)), []
-  for f in files:
+  for i, f in enumerate(files):
     parts.append(audio.load_audio(f, sr=SR)[0])
     if sum(len(p) for p in parts) >= need:
-      return np.concatenate(parts)[:need]
-  return np.resize(np.concatenate(parts), need)
+      return np.concatenate(parts)[:need], files[:i + 1]
+  return np.resize(np.concatenate(parts), need), files
 
 
 def make_workload(data_dir: str, seconds: float, filters: int, seed: int) -> dict:
-  """The shared arrays: ``content``, ``style`` (log1p ``[frames, bins]``), ``kernel``, ``x0``."""
+  """The shared arrays: ``content``, ``style`` (log1p ``[frames, bins]``), ``kernel``, ``x0``;
+  ``files``: the audio files read (none for the synthetic signals)."""
   import librosa
 
   from specst_jax import signals
 
   d = Path(data_dir)
-  content = _clips(str(d / "speech/ljspeech/*.flac"), seconds)
-  style = _clips(str(d / "music/world/*.ogg"), seconds)
+  content, content_files = _clips(str(d / "speech/ljspeech/*.flac"), seconds)
+  style, style_files = _clips(str(d / "music/world/*.ogg"), seconds)
   source = "LJSpeech (concatenated from LJ001-0001) + world music (africa.ogg onwards)"
+  read = content_files + style_files
   if content is None or style is None:
     content = signals.make_signal("vowel_glide", sr=SR, duration=seconds)
     style = signals.make_signal("harmonic_mix", sr=SR, duration=seconds)
-    source = "synthetic (vowel_glide + harmonic_mix)"
+    source, read = "synthetic (vowel_glide + harmonic_mix)", []
 
   def rep(y):
     return np.log1p(np.abs(librosa.stft(np.asarray(y, np.float32), n_fft=N_FFT,
@@ -140,7 +143,7 @@ def make_workload(data_dir: str, seconds: float, filters: int, seed: int) -> dic
   kernel = common.random_kernel(seed, c.shape[1], filters, WIDTH)
   return {"content": c, "style": s, "kernel": kernel,
           "x0": common.initial_x(seed, *c.shape), "length": np.int64(len(content)),
-          "seed": np.int64(seed), "source": np.str_(source)}
+          "seed": np.int64(seed), "source": np.str_(source), "files": read}
 
 
 # ----------------------------------------------------------------------------- children
@@ -500,6 +503,7 @@ def run_kernel(seed: int) -> dict:
   info_start = machine.describe()
   t_all = time.perf_counter()
   w = make_workload(_DATA.value, _SECONDS.value, _FILTERS.value, seed)
+  data_files = w.pop("files")  # recorded by the provenance (not an array for the children)
   frames, n_bins = w["content"].shape
   print(machine.header(info_start))
   print(f"kernel seed {seed}; workload: {w['source']}; {_SECONDS.value:g} s at {SR} Hz, n_fft "
@@ -565,7 +569,8 @@ def run_kernel(seed: int) -> dict:
   print(machine.header(info_end) + f"; kernel {seed}: {time.perf_counter() - t_all:.0f} s",
         flush=True)
   return dict(seed=seed, machine_start=info_start, machine_end=info_end,
-              source=str(w["source"]), frames=int(frames), bins=int(n_bins),
+              source=str(w["source"]), data_files=data_files, frames=int(frames),
+              bins=int(n_bins),
               initial_loss_relative_spread=spread, flops=flops, roofline=roof,
               implementations={n: {k: v for k, v in r.items() if k != "trace"}
                                for n, r in results.items()},
@@ -627,9 +632,11 @@ def _write(kernels: list[dict], *, final: bool) -> dict:
                   early_stop_rel_decrease=_EARLY.value, scipy_ftol=SCIPY_FTOL,
                   seeds=[k["seed"] for k in kernels],
                   source=kernels[0]["source"] if kernels else None)
-  out = dict(settings=settings, provenance=provenance.record(argv=sys.argv),
+  data = sorted({f for kernel in kernels for f in kernel["data_files"]})
+  out = dict(settings=settings, provenance=provenance.record(argv=sys.argv, data=data),
              ratios=headline(kernels),
-             kernels=[{k: v for k, v in kernel.items() if k != "results"} for kernel in kernels])
+             kernels=[{k: v for k, v in kernel.items() if k not in ("results", "data_files")}
+                      for kernel in kernels])
   if _OUTPUT.value:
     path = Path(_OUTPUT.value + ("" if final else ".partial"))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -135,8 +135,7 @@ def main(argv):
               f"{item['steps_to_converge']}", flush=True)
   record = dict(pairs=ps.describe(), duration_s=_DURATION.value, converge_rel=_CONVERGE_REL.value,
                 stft=stft.as_dict(), runs=runs,
-                provenance=provenance.record(data=[p.content_file for p in ps.pairs]
-                                             + [p.style_file for p in ps.pairs]))
+                provenance=provenance.record(data=ps.files()))
   out_path.parent.mkdir(parents=True, exist_ok=True)
   files.write_json(out_path, record, indent=1)
   print(f"claims_pilot: wrote {out_path}")

@@ -10,7 +10,9 @@ Loads the shipped weights (``--weights``: ``unit_db``, the default, ``log_mel``,
 shipped ensemble ``log_mel_wide_x4`` (its four members); or a ``.msgpack`` path),
 computes the features the weights' provenance names (cached, see
 ``specst_jax.classifier.features``), and prints the class and centroid-class accuracy on the
-chosen folds; ``--output`` also writes them as JSON. Several ``--weights`` also report their
+chosen folds; ``--output`` also writes them as JSON. Both carry ``provenance``
+(:func:`specst_jax.provenance.record`: commit, command, machine; ``data_sha256`` over the
+ESC-50 CSV and the chosen folds' clips). Several ``--weights`` also report their
 ensemble: the class with the highest mean softmax probability
 (:func:`specst_jax.classifier.evaluate.evaluate`).
 """
@@ -20,7 +22,7 @@ import sys
 
 from absl import app, flags
 
-from specst_jax import cli, files
+from specst_jax import cli, files, provenance
 from specst_jax.classifier import esc50, evaluate
 
 _WEIGHTS = flags.DEFINE_multi_string(
@@ -41,6 +43,7 @@ def main(argv):
   try:
     result = evaluate.evaluate(_WEIGHTS.value, _DATA_DIR.value, _FOLD.value, _CACHE_DIR.value,
                                _BATCH.value)
+    result["provenance"] = provenance.record(data=esc50.data_files(_DATA_DIR.value, _FOLD.value))
   except (esc50.DataError, FileNotFoundError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

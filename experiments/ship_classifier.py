@@ -8,7 +8,8 @@ Copies the selected epoch of ``workdir/fold5_seedS`` (trained on folds 1-4, its 
 validation, scored once on fold 5) to ``--weights_dir/NAME.msgpack``, unchanged, with its
 provenance ``NAME.json``: the run's ``best.json``, the fold-5 test accuracy of its score file and
 the 5-fold cross-validation of its recipe (``workdir/crossval.json``: every fold's accuracy,
-the selection rule, the git commit; see ``crossval.shipped_provenance``). The pair is written
+the selection rule, the git commit; ``shipped``: this step's commit, command, machine and
+``data_sha256`` of the files it read; see ``crossval.shipped_provenance``). The pair is written
 as a set, and only when every fold is finished and reported. Then add ``NAME`` to
 ``specst_jax.pretrained.SHIPPED`` and the shipped-file tests.
 """

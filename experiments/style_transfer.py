@@ -7,7 +7,9 @@ r"""Audio style transfer on spectrograms (Ulyanov's random 1-D net, the paper's 
 Writes ``result.wav`` (peak-normalised to 0.99 only if it would clip), ``content.wav`` and
 ``style.wav`` (the inputs at the run's rate, 16-bit: ``style_1.wav``, ... for several styles),
 ``spectrograms.png`` (content, style, the optimised target magnitude and the written result
-re-analysed), ``metrics.json`` and ``index.html`` to ``--output_dir`` as one set. Every WAV gets
+re-analysed), ``metrics.json`` (with ``provenance``: commit, command, machine, ``data_sha256`` of
+the content and style files; :mod:`specst_jax.provenance`) and ``index.html`` to ``--output_dir``
+as one set. Every WAV gets
 the listener's check (:mod:`specst_jax.listener`; the result's spectral convergence is against
 the target magnitude), recorded under ``listener`` in ``metrics.json``; a failed check prints one
 warning line naming the file and does not stop the run (the files:
@@ -24,7 +26,7 @@ import time
 import jax
 from absl import app, flags
 
-from specst_jax import audio, cli, files, listener
+from specst_jax import audio, cli, files, listener, provenance
 from specst_jax.style import nets, output_files, transfer
 
 _CONTENT = flags.DEFINE_string("content", None, "content audio file; unset: built-in demo signal")
@@ -73,7 +75,8 @@ def run(output_dir: str) -> dict:
                     (load(_CONTENT.value), [load(p) for p in styles]))
   r = transfer.stylize(s, content, style, weights=weights)
   metrics = dict(settings=dict(s.as_dict(), demo=demo, content=_CONTENT.value, style=styles,
-                               output_dir=output_dir), **r.summary(), device=str(jax.devices()[0]))
+                               output_dir=output_dir), **r.summary(), device=str(jax.devices()[0]),
+                 provenance=provenance.record(data=inputs))
   with files.output_set(out, inputs=inputs) as tmp:
     metrics["listener"] = output_files.write_audio(tmp, s, r, content, style)
     output_files.write_figure(tmp, s, r)

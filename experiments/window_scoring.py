@@ -11,7 +11,8 @@ and prints the validation accuracy of whole-clip scoring (what the run recorded:
 the mean softmax over windows of each length every ``--hop`` frames
 (:func:`specst_jax.classifier.evaluate.window_validation_accuracies`). The run's test clips
 are never scored. A scoring rule chosen here is a choice on validation data, as the protocol
-asks.
+asks. The JSON's ``provenance`` (:func:`specst_jax.provenance.record`) hashes the ESC-50 CSV and
+the clips of all five folds (:func:`specst_jax.classifier.crossval.data_files`).
 """
 
 import sys
@@ -20,7 +21,7 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from specst_jax import cli, files
+from specst_jax import cli, files, provenance
 from specst_jax.classifier import crossval, evaluate
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "The runs' recipe.")
@@ -63,8 +64,10 @@ def main(argv):
   for k in keys:
     print(f"| {k} | {100 * mean[k]:.2f} |")
   if _OUTPUT.value:
+    record = provenance.record(data=crossval.data_files(config))
     files.write_json(_OUTPUT.value, {"workdir": _WORKDIR.value, "hop": _HOP.value, "runs": rows,
-                                     "mean": mean, "split": "validation only"})
+                                     "mean": mean, "split": "validation only",
+                                     "provenance": record})
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ files; the folder is checked before any work):
   mel_db.npy            ``[frames, n_mels]`` mel power in dB re the max, floored at -80 dB
   mfcc.npy              ``[frames, n_mfcc]`` MFCCs (DCT-II ortho of the mel power in dB re 1)
   mfcc_delta.npy        ``[frames, n_mfcc]`` first-order deltas of the MFCCs
-  representations.json  the settings, the source and the shapes
+  representations.json  the settings, the source, the shapes and ``provenance``
 
 Long audio (:func:`stream`): frames are computed in chunks of :data:`CHUNK_FRAMES` and the
 ``[frames, bins]`` arrays are written to disk as they come (two passes: the clip's maxima, then
@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from specst_jax import audio, features, files, plotting, scaling, signals, spectral
+from specst_jax import audio, features, files, plotting, provenance, scaling, signals, spectral
 
 TOP_DB = 80.0
 CHUNK_FRAMES = 8192  # frames per computed chunk (about 17 MB of linear magnitudes)
@@ -269,6 +269,7 @@ def run(*, input_path: str | None, output_dir: str, sr: int = 22050, n_fft: int 
         "n_mels": n_mels, "n_mfcc": n_mfcc, "delta_width": width, "top_db": TOP_DB,
         "window": "hann", "center": True, "duration_s": y.size / sr, "shapes": shapes,
         "figure_frames_per_column": group,
+        "provenance": provenance.record(data=[input_path] if input_path else []),
     }
     files.write_json(tmp / "representations.json", meta)
   paths = {n: out / f"{n}.npy" for n in NAMES[:5]}

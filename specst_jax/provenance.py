@@ -8,6 +8,7 @@ same (a SHA-256 over the files read, in sorted order).
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import os
 import platform
@@ -34,12 +35,15 @@ def git_commit(where: str | Path | None = None) -> str | None:
 
 
 def relative_command(argv: list[str] | None = None) -> str:
-  """``python -m MODULE ARGS`` with paths under the repository written relative to it."""
+  """``python -m MODULE ARGS`` (or ``COMMAND ARGS`` for an installed command such as
+  ``specst-style``) with paths under the repository written relative to it."""
   argv = list(sys.argv if argv is None else argv)
   script = Path(argv[0]).resolve() if argv else None
   if script is not None and script.is_relative_to(REPOSITORY) and script.suffix == ".py":
     module = ".".join(script.relative_to(REPOSITORY).with_suffix("").parts)
     head = ["python", "-m", module]
+  elif argv and Path(argv[0]).name.startswith("specst-"):  # a console script (setup.cfg)
+    head = [Path(argv[0]).name]
   else:
     head = ["python", *argv[:1]]
   return " ".join(head + relative_args(argv[1:]))
@@ -73,12 +77,31 @@ def machine() -> str:
 
 
 def data_hash(paths: Iterable[str | Path]) -> str | None:
-  """SHA-256 over the bytes of ``paths`` (sorted; each file's relative name included)."""
+  """SHA-256 over the files ``paths``, in sorted order: each file's name (without its folder)
+  and then its bytes; None for no paths.
+
+  Cached per process by each file's path, size and modification time: a second call over
+  unchanged files (a training run exports its provenance at every better epoch) reads nothing.
+
+  Raises:
+    FileNotFoundError: a file is missing.
+  """
   paths = sorted(Path(p) for p in paths)
   if not paths:
     return None
+  return _hash_files(tuple((str(p), *_stamp(p)) for p in paths))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+  stat = path.stat()
+  return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_files(stamped: tuple[tuple[str, int, int], ...]) -> str:
   digest = hashlib.sha256()
-  for path in paths:
+  for name, _, _ in stamped:
+    path = Path(name)
     digest.update(path.name.encode())
     with open(path, "rb") as f:
       for block in iter(lambda: f.read(1 << 20), b""):

@@ -9,8 +9,10 @@ difference is the compile time) and writes, as one set (both appear together or 
   OUT.original.wav  the input at the run's rate (16-bit), to hear beside the reconstruction
   OUT.png    the input's magnitude beside the reconstruction's as written (re-analysed)
   OUT.json   the metrics: spectral convergence in dB (lower is better), wall and compile time,
-             the output gain, and ``listener``: the listener's check of both written files
-             (:mod:`specst_jax.listener`; the reconstruction's SC against the input's magnitude)
+             the output gain, ``listener``: the listener's check of both written files
+             (:mod:`specst_jax.listener`; the reconstruction's SC against the input's magnitude),
+             and ``provenance`` (:func:`specst_jax.provenance.record`: commit, command,
+             machine, ``data_sha256`` of the input file)
   OUT.html   the listening page (:func:`specst_jax.listening.write_page`): both players and
              the figure
 
@@ -36,7 +38,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from specst_jax import audio, files, listener, listening, phase, spectral
+from specst_jax import audio, files, listener, listening, phase, provenance, spectral
 from specst_jax.representations import Stft
 from specst_jax.studies import panels
 
@@ -110,7 +112,7 @@ def write_page(folder: Path, input_path: str, output: Path, method: str, sc: flo
       figures={side["figure"].name: "Spectrograms, dB re each one's maximum: the input's "
                f"magnitude (what {method} was given) and the reconstruction as written, "
                "re-analysed with the same STFT (what you hear)."},
-      settings={k: v for k, v in metrics.items() if k != "listener"},
+      settings={k: v for k, v in metrics.items() if k not in ("listener", "provenance")},
       page_name=side["page"].name)
 
 
@@ -167,6 +169,7 @@ def reconstruct_file(*, input_path: str, output_path: str, method: str, n_iter: 
       wall_includes_compile=not warm_timing, compile_s=round(compile_s, 3),
       device=str(jax.devices()[0]),
       output_gain=gain, output_peak=round(peak * gain, 6),
+      provenance=provenance.record(data=[input_path]),
   )
   stft = Stft(sr=sr, n_fft=n_fft, hop_length=hop_length, center=center)
   with files.output_set(output.parent, inputs=[input_path]) as tmp:

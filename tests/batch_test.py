@@ -339,6 +339,13 @@ def test_job_refuses_other_settings_and_merge_only_rebuilds(tmp_path):
   kw = dict(overrides={"gain": float, "seed": int}, info=one)
   outcome = job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": 0.5}, **kw)
   assert outcome.exit_status == 2 and outcome.summary["n_ok"] == 4
+  # summary.json records where it came from: the manifest and every audio file it names.
+  from specst_jax import provenance
+  named = [tmp_path / "m.csv", *(tmp_path / f"{k}{i}.wav" for k in "cs" for i in range(4)),
+           tmp_path / "corrupt.wav", tmp_path / "short.wav"]
+  written = json.loads((tmp_path / "out" / "summary.json").read_text())
+  assert written["provenance"]["data_sha256"] == provenance.data_hash(named)
+  assert written["provenance"]["machine"] and "commit" in written["provenance"]
   with pytest.raises(ValueError, match="^settings: gain must be >= 0"):
     job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": -1.0}, **kw)
   with pytest.raises(files.OutputError, match=r"other settings \(base"):
@@ -348,6 +355,7 @@ def test_job_refuses_other_settings_and_merge_only_rebuilds(tmp_path):
   merged = job.merge_only(str(path), str(tmp_path / "out"), {"gain": float, "seed": int})
   assert merged.exit_status == 3  # 2 failed + 1 missing
   assert (merged.summary["n_ok"], merged.summary["n_missing"]) == (3, 1)
+  assert merged.summary["provenance"]["data_sha256"] == provenance.data_hash(named)
   again = job.run_job(str(path), bh.FakeEngine(), cfg, base={"gain": 0.5}, **kw)
   assert again.stats.written == ["pair03"] and again.summary["n_missing"] == 0
 

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esc50_fake import tiny_config  # noqa: E402
 
-from specst_jax import files, pretrained  # noqa: E402
+from specst_jax import files, pretrained, provenance  # noqa: E402
 from specst_jax.classifier import crossval as cv  # noqa: E402
 from specst_jax.classifier import splits, train  # noqa: E402
 
@@ -60,6 +60,9 @@ def test_crossval_trains_each_fold_and_seed_once_and_scores_ensembles(fake, tmp_
   assert result["seeds"] == [0, 1] and result["folds_run"] == [2, 5]
   assert result["config"]["model"] == c.model.to_dict()
   assert result["git_commit"] is None or len(result["git_commit"].split("+")[0]) == 40
+  assert result["commit"] == result["git_commit"] and result["machine"]
+  assert result["data_sha256"] == provenance.data_hash(cv.data_files(c))  # CSV + all folds
+  assert len(cv.data_files(c)) == 1 + 5 * c.clips_per_fold
   written = json.loads(files.write_json(tmp_path / "crossval.json", result).read_text())
   assert written["selection"] == result["selection"] and written["folds"][1]["members"] == \
       pytest.approx(result["folds"][1]["members"])
@@ -226,6 +229,13 @@ def test_ship_a_cross_validated_run(fake, tmp_path):
   assert shipped["accuracy_per_fold"] == [f["members"][0] for f in result["folds"]]
   assert shipped["accuracy"] == pytest.approx(result["member_accuracy"])
   assert shipped["selection"] == result["selection"] and shipped["run"] == "fold5_seed0"
+  assert shipped["data_sha256"] == result["data_sha256"]
+  best = json.loads((run / "best.json").read_text())  # the training run's own provenance
+  assert best["data_sha256"] == provenance.data_hash(splits.recipe_files(cv.fold_config(c, 5, 0)))
+  assert prov["data_sha256"] == best["data_sha256"] and "commit" in prov
+  assert prov["shipped"]["data_sha256"] == provenance.data_hash(
+      [run / "best.json", run / "best.msgpack", run / cv.SCORES, work / "crossval.json"])
+  assert prov["shipped"]["command"].startswith("python -m experiments.ship_classifier")
   assert f"fold 5 {100 * prov['test_accuracy']:.2f} %" in r.stdout
   # A crossval.json that disagrees with the run's score file is refused.
   result["folds"][4]["members"][0] += 0.5

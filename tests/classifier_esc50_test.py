@@ -40,6 +40,19 @@ def test_metadata_and_paths_resolve_by_stem(tmp_path):
   assert esc50.class_names(clips) == [f"class{i}" for i in range(4)]
 
 
+def test_data_files_are_the_csv_and_the_clips_of_the_folds(tmp_path):
+  """What a classifier result's data_sha256 covers: the CSV, then each clip of the folds."""
+  root = make_fake_esc50(tmp_path)
+  got = esc50.data_files(root, [2, 5])
+  assert got[0] == root / "meta" / "esc50.csv" and len(got) == 1 + 16
+  assert {p.name.split("-")[0] for p in got[1:]} == {"2", "5"}
+  limited = esc50.data_files(root, [2, 5], limit=3)
+  assert len(limited) == 1 + 6 and set(limited) < set(got)
+  (root / "audio" / got[-1].name).unlink()
+  with pytest.raises(esc50.DataError, match="1 of 8 clips missing"):
+    esc50.data_files(root, [5])
+
+
 def test_missing_csv_and_directory(tmp_path):
   with pytest.raises(esc50.DataError, match="does not exist"):
     esc50.read_metadata(tmp_path / "nope")

@@ -16,8 +16,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esc50_fake import tiny_config  # noqa: E402
 
-from specst_jax import pretrained  # noqa: E402
-from specst_jax.classifier import evaluate, splits, steps, train  # noqa: E402
+from specst_jax import pretrained, provenance  # noqa: E402
+from specst_jax.classifier import esc50, evaluate, splits, steps, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc50_16k"
@@ -128,6 +128,8 @@ def test_evaluate_cli_reproduces_the_shipped_ensemble(real_cache, tmp_path):
   got = json.loads(out.read_text())
   golden = json.loads((GOLDEN / "log_mel_wide_x4.json").read_text())
   assert json.loads(r.stdout) == got
+  assert got["provenance"]["data_sha256"] == provenance.data_hash(esc50.data_files(DATA, [5]))
+  assert {"commit", "command", "machine", "date"} <= set(got["provenance"])
   assert got["ensemble_accuracy"] == golden["ensemble_accuracy"] == 0.6375
   assert [m["weights"] for m in got["models"]] == [m["weights"] for m in golden["models"]]
   for m, g in zip(got["models"], golden["models"], strict=True):
@@ -212,3 +214,5 @@ def test_window_scoring_scores_a_runs_own_validation_split(fake, tmp_path):
   saved = json.loads((tmp_path / "w.json").read_text())
   assert saved["split"] == "validation only"
   assert saved["runs"]["fold5_seed0"]["whole"] == pytest.approx(want)
+  assert saved["provenance"]["data_sha256"] == provenance.data_hash(crossval.data_files(c))
+  assert saved["provenance"]["command"].startswith("python -m experiments.window_scoring")

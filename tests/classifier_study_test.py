@@ -17,6 +17,7 @@ from esc50_fake import tiny_config  # noqa: E402
 from experiments.configs import conv2d, distilled, single_net  # noqa: E402
 from experiments.configs import representation_study as recipe_config  # noqa: E402
 from specst_jax import features as features_lib  # noqa: E402
+from specst_jax import provenance  # noqa: E402
 from specst_jax.classifier import crossval, study  # noqa: E402
 from specst_jax.classifier.features import FeatureConfig, load_dataset  # noqa: E402
 from specst_jax.studies import stats  # noqa: E402
@@ -197,6 +198,9 @@ def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
                              [r["fold_accuracy"] for r in res["rows"]])
   assert written["comparisons"][0]["by_run"]["differences"] == pytest.approx(d)
   assert "representation_study" in written["command"] and written["recipe"].endswith("tiny.py")
+  assert written["data_sha256"] == res["data_sha256"] == provenance.data_hash(
+      crossval.data_files(recipe))
+  assert written["commit"] == written["git_commit"] and written["machine"]
   assert (tmp_path / "study.md").read_text().strip() == out.stdout.strip()
   out = subprocess.run(base + ["--config.num_epochs=3"], cwd=REPO, capture_output=True,
                        text=True, timeout=600, env=env)

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esc50_fake import tiny_config  # noqa: E402
 
 from specst_jax import pretrained  # noqa: E402
+from specst_jax import provenance as provenance_lib  # noqa: E402
 from specst_jax.classifier import splits, steps, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,6 +115,13 @@ def test_provenance_stores_feature_settings_once(fake, tmp_path):
   assert pretrained.feature_settings(prov) == c.features.to_dict()
   assert (prov["n_frames"], prov["n_channels"]) == (sp.feature_config.n_frames,
                                                     sp.feature_config.n_channels)
+  # Where it came from: the commit, machine, and the data (the CSV, the train and test clips).
+  data = splits.recipe_files(c)
+  assert data[0].name == "esc50.csv" and len(data) == 1 + sum(
+      len(sp.indices[k]) for k in ("train", "val", "test"))
+  assert prov["data_sha256"] == provenance_lib.data_hash(data)
+  assert prov["commit"] == provenance_lib.git_commit() and prov["machine"]
+  assert {"date", "python", "jax", "devices"} <= set(prov)
   broken = json.loads(json.dumps(prov))
   del broken["config"]["features"]["hop_length"]
   with pytest.raises(ValueError, match="lacks"):
@@ -133,6 +141,8 @@ def test_cli_records_the_callers_command(fake, tmp_path):
   assert r.stdout.startswith("best epoch 1: val accuracy")
   prov = json.loads((tmp_path / "run" / "best.json").read_text())
   assert prov["command"] == shlex.join(["python", "-m", "experiments.train_classifier", *args])
+  assert prov["data_sha256"] == provenance_lib.data_hash(splits.recipe_files(tiny_config(fake)))
+  assert {"commit", "machine", "date", "python", "jax"} <= set(prov)
   assert {p.name for p in (tmp_path / "run").iterdir()} == {
       "best.msgpack", "best.json", "metrics.jsonl", "curves.png", "checkpoints"}
   assert oct((tmp_path / "run" / "curves.png").stat().st_mode & 0o777) != "0o600"

@@ -222,6 +222,8 @@ def test_quick_end_to_end(tmp_path):
   assert list(m["rows"]) == ["content", "style", "trained_r0", "random_r0", "trained_r0.7",
                              "random_r0.7"]
   assert m["source"].startswith("built-in")
+  assert m["provenance"]["command"].startswith("python -m experiments.figure1")
+  assert m["provenance"]["data_sha256"] is None and m["provenance"]["machine"]  # no data read
   np.testing.assert_allclose(m["rows"]["content"]["content_correlation"], 1.0, atol=1e-5)
   np.testing.assert_allclose(m["rows"]["style"]["style_distance_db"], 0.0, atol=1e-3)
   for key in ("trained_r0", "random_r0"):
@@ -269,6 +271,7 @@ def test_pairs_builtin_and_fit():
   y = pairs_lib.fit(np.ones(5), 8)
   np.testing.assert_allclose(y, [0.9] * 5 + [0] * 3, rtol=1e-6)
   assert pairs_lib.activity(np.r_[np.zeros(800), np.ones(800)], 16000) == 0.5
+  assert ps.files() == []  # built-in signals: no file read, data_sha256 null
 
 
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "esc50_16k").is_dir(),
@@ -282,3 +285,5 @@ def test_pairs_from_data_are_fold_5_and_several_style_classes():
       if "esc50" in f:
         assert Path(f).name.startswith("5-"), f  # ESC-50 file names start with the fold
   assert sum(1 for p in ps.pairs if p.content_class) == 4
+  named = {f for p in ps.pairs for f in (p.content_file, p.style_file)}
+  assert ps.files() == sorted(named) and all(Path(f).is_file() for f in ps.files())

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from specst_jax import listening
+from specst_jax import listening, provenance
 from tests import browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,8 +67,10 @@ def test_reconstruct_page(tmp_path):
   _listener_checks(metrics, ["y.wav", "y.original.wav"], with_sc="y.wav")
   assert metrics["listener"]["y.wav"]["sc_db"] == pytest.approx(
       metrics["spectral_convergence_db"], abs=0.1)  # gain 1: the same SC
+  assert metrics["provenance"]["data_sha256"] == provenance.data_hash([tmp_path / "in.wav"])
+  assert metrics["provenance"]["command"].startswith("python -m experiments.reconstruct")
   page = out.with_suffix(".html")
-  assert "spsi" in page.read_text()
+  assert "spsi" in page.read_text() and "data_sha256" not in page.read_text()
   _check(page, ["y.original.wav", "y.wav"], "y.png")
 
 
@@ -81,6 +83,8 @@ def test_style_transfer_page(tmp_path):
   assert r.returncode == 0, r.stderr[-2000:]
   metrics = json.loads((out / "metrics.json").read_text())
   _listener_checks(metrics, ["result.wav", "content.wav", "style.wav"], with_sc="result.wav")
+  assert metrics["provenance"]["data_sha256"] is None  # the demo reads no file
+  assert metrics["provenance"]["command"].startswith("python -m experiments.style_transfer")
   for name in ("content.wav", "style.wav"):
     info = sf.info(out / name)
     assert (info.samplerate, info.subtype) == (8000, "PCM_16"), name

@@ -4,14 +4,21 @@ files and the loading rule shared by style transfer and Figure 1."""
 import hashlib
 import json
 import shutil
+import subprocess
+from pathlib import Path
 
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from specst_jax import pretrained, representations
 
-# sha256 of the shipped weight files: they must never change.
+ROOT = Path(__file__).resolve().parents[1]
+ESC50 = ROOT.parent / "shared" / "data" / "esc50_16k"
+
+# sha256 of the shipped weight files: they must never change (a .json only gains
+# ``provenance_added``, written after training; the rest of it hashes as shipped).
 SHIPPED_SHA256 = {
     "wyse_esc50.json":
         "20e07e630d78717feaf104e2eb0c4e92419228fbb82e25a027660afc6497691e",
@@ -100,7 +107,44 @@ def test_load_wyse_errors(tmp_path):
 def test_shipped_files_are_unchanged():
   for name, want in SHIPPED_SHA256.items():
     path = pretrained.default_weights_path().parent / name
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == want, name
+    data = path.read_bytes()
+    if path.suffix == ".json":  # as shipped: without the provenance added after training
+      prov = json.loads(data)
+      assert set(prov["provenance_added"]) >= {"date", "shipped_in_commit", "data_sha256", "note"}
+      del prov["provenance_added"]
+      data = (json.dumps(prov, indent=2) + "\n").encode()
+    assert hashlib.sha256(data).hexdigest() == want, name
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+  return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("name", sorted(pretrained.SHIPPED))
+def test_shipped_provenance_added_names_the_commit_that_shipped_these_bytes(name):
+  """``shipped_in_commit`` holds this very .msgpack (skipped outside a git checkout that has
+  the commit, e.g. an installed package or a shallow clone)."""
+  path = pretrained.default_weights_path(name)
+  added = json.loads(path.with_suffix(".json").read_text())["provenance_added"]
+  assert len(added["shipped_in_commit"]) == 40 and "after training" in added["note"]
+  shipped = _git("show", f"{added['shipped_in_commit']}:{path.relative_to(ROOT)}")
+  if shipped.returncode != 0:
+    pytest.skip(f"no git history with {added['shipped_in_commit'][:7]} here")
+  assert shipped.stdout == path.read_bytes()
+
+
+@pytest.mark.skipif(not ESC50.is_dir(), reason="ESC-50 data not present (../shared/data)")
+@pytest.mark.parametrize("name", sorted(pretrained.SHIPPED))
+def test_shipped_data_sha256_is_the_recipes_files_hash(name):
+  """The backfilled hash is :func:`splits.recipe_files`' files of the recorded recipe, at the
+  shared ESC-50 copy (read once per process: data_hash caches)."""
+  from specst_jax import provenance
+  from specst_jax.classifier import splits
+  prov = json.loads(pretrained.default_weights_path(name).with_suffix(".json").read_text())
+  config = ml_collections.ConfigDict(dict(prov["config"], data_dir=str(ESC50)))
+  files = splits.recipe_files(config)
+  assert len(files) == prov["provenance_added"]["data_files"] == 2001
+  assert provenance.data_hash(files) == prov["provenance_added"]["data_sha256"]
 
 
 def test_feature_settings_one_reader_for_both_schemas():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from specst_jax import audio, signals
+from specst_jax import audio, provenance, signals
 from specst_jax import overview as representations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +73,9 @@ def test_generated_stereo_wav_resampled(tmp_path):
   representations.run(input_path=str(tmp_path / "in.wav"), output_dir=str(tmp_path / "out"),
                       n_mels=64, n_mfcc=13)
   arrays = _check_outputs(tmp_path / "out", n_samples=22050, n_mels=64, n_mfcc=13)
+  meta = json.loads((tmp_path / "out" / "representations.json").read_text())
+  assert meta["provenance"]["data_sha256"] == provenance.data_hash([tmp_path / "in.wav"])
+  assert meta["provenance"]["machine"] and "commit" in meta["provenance"]
   twin = audio.resample(stereo.T.mean(0), sr_in, 22050)
   np.testing.assert_allclose(arrays["waveform"], twin, atol=1e-6)
   # The two tones are the strongest bins below / above 700 Hz (mid clip), 6 dB apart (0.5 / 0.3).

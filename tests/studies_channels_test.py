@@ -78,6 +78,8 @@ def test_quick_run_end_to_end(tmp_path):
   assert {r["channels"] for r in res["rows"]} == {8, 16}
   assert all(math.isfinite(r["style_distance_db"]) for r in res["rows"])
   assert "built-in" in res["source"]
+  assert res["provenance"]["command"].startswith("python -m experiments.channels --quick")
+  assert res["provenance"]["data_sha256"] is None and res["provenance"]["machine"]  # no data
   for name in ("channels.md", "loss_curves.png", "modulation_distance_db.png", "index.html"):
     assert (out / name).is_file(), name
   # The listener's check of every clip written; the results' SC against their magnitudes.

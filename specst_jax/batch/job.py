@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from absl import logging
 
-from specst_jax import files
+from specst_jax import files, provenance
 from specst_jax.batch import manifest, processes, runner, store
 
 # Settings a resumed run must share with the run that created the folder (the rest, such as
@@ -58,10 +58,19 @@ def _run_record(output_dir: Path, record: dict[str, Any], write: bool) -> None:
     files.write_json(path, record)
 
 
+def data_provenance(manifest_path: str, items: Sequence[manifest.Item]) -> dict:
+  """:func:`specst_jax.provenance.record` for ``summary.json``: ``data_sha256`` covers the
+  manifest and every audio file its rows name that exists (a row whose file is missing fails
+  before reading anything)."""
+  named = {p for it in items for p in (it.content, *it.styles)}
+  return provenance.record(data=[manifest_path, *(p for p in named if Path(p).is_file())])
+
+
 def merge_only(manifest_path: str, output_dir: str, overrides: Mapping[str, type]) -> Outcome:
   """Rebuilds ``summary.json`` / ``summary.csv`` / ``errors.jsonl`` from the items on disk."""
   items = manifest.read_manifest(manifest_path, overrides)
-  summary = store.merge(output_dir, [it.id for it in items])
+  summary = store.merge(output_dir, [it.id for it in items],
+                        extra=dict(provenance=data_provenance(manifest_path, items)))
   return Outcome(None, summary, min(summary["n_failed"] + summary["n_missing"], MAX_STATUS))
 
 
@@ -107,7 +116,8 @@ def run_job(manifest_path: str, engine: runner.Engine,
     return Outcome(stats, None, min(stats.failed, MAX_STATUS))
   summary = store.merge(out, [it.id for it in items],
                         extra=dict(manifest=record["manifest"], num_processes=info.num_processes,
-                                   settings=record["base"], seed=cfg.seed))
+                                   settings=record["base"], seed=cfg.seed,
+                                   provenance=data_provenance(manifest_path, items)))
   logging.info("summary: %d ok, %d failed, %d missing of %d (%s)", summary["n_ok"],
                summary["n_failed"], summary["n_missing"], summary["n_items"],
                out / "summary.json")

@@ -31,9 +31,8 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from specst_jax import files
-from specst_jax.provenance import git_commit, machine
-from specst_jax.classifier import evaluate, train
+from specst_jax import files, provenance
+from specst_jax.classifier import esc50, evaluate, train
 
 ALL_FOLDS = (1, 2, 3, 4, 5)
 
@@ -176,8 +175,10 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
   "ensemble_seeds", "runs", "targets", "predictions"}, ...], "member_accuracy": [mean, sd over
   folds], "ensemble_accuracy": [mean, sd], "ensemble_by_size": [mean over folds, per ensemble
   size], "protocol", "selection", "recipe", "config", "seeds", "folds_run", "git_commit",
-  "command"}``: accuracies on the test fold of the epoch each run selected on its validation
-  split; ``runs`` holds each run's selected epoch, validation accuracy and compute.
+  "command"}`` and :func:`specst_jax.provenance.record`'s keys (``commit`` = ``git_commit``,
+  ``machine``, ``date``, ``data_sha256`` over :func:`data_files`, ``python``, ``jax``):
+  accuracies on the test fold of the epoch each run selected on its validation split; ``runs``
+  holds each run's selected epoch, validation accuracy and compute.
 
   Raises:
     ProtocolError: a selection by test accuracy, a leaky validation split, or an existing run
@@ -216,6 +217,7 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
     rows[-1]["runs"] = runs
     rows[-1]["ensemble_seeds"] = [seeds[i] for i in chosen]
   by_size = np.mean([r["ensemble_by_size"] for r in rows], axis=0)
+  record = provenance.record(data=data_files(config))
   return {"folds": rows, "seeds": seeds, "folds_run": folds,
           "member_accuracy": mean_and_sd([r["member_mean"] for r in rows]),
           "ensemble_accuracy": mean_and_sd([r["ensemble"] for r in rows]),
@@ -223,8 +225,15 @@ def crossvalidate(config: ml_collections.ConfigDict, workdir: str | Path, folds,
           "protocol": PROTOCOL, "selection": selection,
           "validation": ("whole source recordings" if config.get("val_by_source", False) else
                          "clips (shares recordings with training: allowed for old runs)"),
-          "recipe": recipe, "config": config.to_dict(), "git_commit": git_commit(),
-          "command": command, "machine": machine()}
+          "recipe": recipe, "config": config.to_dict(), **record,
+          "git_commit": record["commit"], "command": command or record["command"]}
+
+
+def data_files(config: ml_collections.ConfigDict) -> list[Path]:
+  """The files a cross-validation of ``config`` reads, what its ``data_sha256`` covers: the
+  ESC-50 CSV and the clips of all five folds (every run trains on four and tests on the
+  fifth; the first ``clips_per_fold`` of each when the config sets it)."""
+  return esc50.data_files(config.data_dir, ALL_FOLDS, config.get("clips_per_fold") or None)
 
 
 def run_record(path: Path, seed: int) -> dict:
@@ -374,7 +383,11 @@ def shipped_provenance(workdir: str | Path, seed: int = 0, fold: int = 5) -> dic
   The shipped file is the run whose test fold is ``fold`` (the other shipped files are all
   trained on folds 1-4 and tested on 5); ``crossval`` records the 5-fold result of its recipe
   (every fold's accuracy for ``seed``, their mean and sd), the selection rule and git commit
-  of ``workdir/crossval.json``, and where the run lives.
+  of ``workdir/crossval.json``, and where the run lives. ``shipped`` is the shipping step's
+  :func:`specst_jax.provenance.record`: its commit, command and machine, and ``data_sha256``
+  over the files it read (the run's ``best.json``, ``best.msgpack`` and score file, and
+  ``crossval.json``). The training run's own commit and data hash are ``best.json``'s
+  (``commit``, ``data_sha256``; absent from runs trained before they were recorded).
 
   Raises:
     ValueError: the run is unfinished, ``crossval.json`` is missing, does not cover every
@@ -398,11 +411,14 @@ def shipped_provenance(workdir: str | Path, seed: int = 0, fold: int = 5) -> dic
   if abs(per_fold[fold - 1] - accuracy) > 1e-9:
     raise ValueError(f"{summary_path}: fold {fold} seed {seed} records {per_fold[fold - 1]}, "
                      f"but {path / SCORES} scores {accuracy}; report it again")
-  provenance = json.loads((path / "best.json").read_text())
-  provenance["test_accuracy"] = accuracy
-  provenance["crossval"] = {
+  prov = json.loads((path / "best.json").read_text())
+  prov["test_accuracy"] = accuracy
+  prov["crossval"] = {
       "folds": list(ALL_FOLDS), "seed": seed, "accuracy_per_fold": per_fold,
       "accuracy": mean_and_sd(per_fold), "selection": summary["selection"],
       "protocol": summary["protocol"], "recipe": summary["recipe"],
-      "git_commit": summary["git_commit"], "workdir": str(workdir), "run": path.name}
-  return provenance
+      "git_commit": summary["git_commit"], "data_sha256": summary.get("data_sha256"),
+      "workdir": str(workdir), "run": path.name}
+  shipped_from = [path / "best.json", path / "best.msgpack", path / SCORES, summary_path]
+  prov["shipped"] = provenance.record(data=[p for p in shipped_from if p.is_file()])
+  return prov

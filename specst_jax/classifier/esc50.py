@@ -113,6 +113,25 @@ def resolve_paths(data_dir: str | os.PathLike, clips: Sequence[Clip]) -> list[Pa
   return [by_stem[c.stem] for c in clips]
 
 
+def data_files(data_dir: str | os.PathLike, folds: Sequence[int],
+               limit: int | None = None) -> list[Path]:
+  """The files a result on ``folds`` reads: ``meta/esc50.csv`` and the audio file of every
+  clip in ``folds`` (the first ``limit`` per fold when given, as :func:`first_per_fold`).
+
+  This is what a classifier result's ``data_sha256`` covers
+  (:func:`specst_jax.provenance.data_hash`: each file's name and bytes). Features read from
+  the cache were computed from these clips; the cache itself is not hashed.
+
+  Raises:
+    DataError: the CSV or a clip's file is missing.
+  """
+  clips = read_metadata(data_dir)
+  if limit:
+    clips = first_per_fold(clips, limit)
+  clips = [clips[i] for i in fold_indices(clips, folds)]
+  return [Path(data_dir) / CSV_PATH, *resolve_paths(data_dir, clips)]
+
+
 def fold_indices(clips: Sequence[Clip], folds: Sequence[int]) -> np.ndarray:
   """Indices of the clips in any of ``folds`` (1-based, as in the CSV)."""
   for f in folds:

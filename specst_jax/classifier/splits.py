@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import jax
 import ml_collections
@@ -81,6 +82,13 @@ def prepare_splits(config: ml_collections.ConfigDict, log: Callable[[str], None]
       f"input {fcfg.n_frames} frames x {fcfg.n_channels} channels")
   stems = {name: [ds.clips[i].stem for i in idx] for name, idx in indices.items()}
   return Splits(arrays, edges, mean, std, fcfg, esc50.class_names(ds.clips), indices, stems)
+
+
+def recipe_files(config: ml_collections.ConfigDict) -> list[Path]:
+  """The files :func:`prepare_splits` builds ``config``'s splits from: the ESC-50 CSV and the
+  clips of its train and test folds (:func:`specst_jax.classifier.esc50.data_files`)."""
+  return esc50.data_files(config.data_dir, [*config.train_folds, *config.test_folds],
+                          config.get("clips_per_fold") or None)
 
 
 def epoch_order(n: int, key: jax.Array, epoch: int) -> np.ndarray:

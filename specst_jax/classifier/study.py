@@ -29,7 +29,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from specst_jax import files
+from specst_jax import files, provenance
 from specst_jax.classifier import crossval, esc50
 from specst_jax.classifier.features import REPRESENTATIONS, FeatureConfig, is_input
 from specst_jax.studies import stats
@@ -100,7 +100,9 @@ def run_study(rows: Sequence[Row], comparisons: Sequence[tuple[str, str]], workd
   Each row lives in ``workdir/<row name>/`` (runs ``foldK_seedS``, its ``crossval.json``) and
   gets ``workdir/curves_<row name>.png``. Returns the study record (see :func:`markdown`):
   ``{"rows": [...], "comparisons": [...], "per_class": [...], "protocol", "recipe", "folds",
-  "seeds", "git_commit", "command"}``.
+  "seeds", "git_commit", "command"}`` and :func:`specst_jax.provenance.record`'s keys
+  (``commit``, ``machine``, ``date``, ``data_sha256`` of
+  :func:`specst_jax.classifier.crossval.data_files`, ``python``, ``jax``).
   """
   workdir = Path(workdir)
   names = [r.name for r in rows]
@@ -132,10 +134,11 @@ def run_study(rows: Sequence[Row], comparisons: Sequence[tuple[str, str]], workd
   per_class = [per_class_difference(results[a], results[b], a, b, class_names)
                for a, b in comparisons]
   first = results[rows[0].name]
+  record = provenance.record(data=crossval.data_files(rows[0].config))
   return {"rows": summary, "comparisons": comps, "per_class": per_class,
           "protocol": crossval.PROTOCOL, "selection": first["selection"], "recipe": recipe,
           "num_epochs": epochs.pop(), "folds": first["folds_run"], "seeds": first["seeds"],
-          "git_commit": first["git_commit"], "command": command}
+          **record, "git_commit": first["git_commit"], "command": command or record["command"]}
 
 
 def _class_names(config) -> list[str]:

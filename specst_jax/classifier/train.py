@@ -9,7 +9,6 @@ parameters as an uninterrupted one. Every file is written through :mod:`specst_j
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import shlex
@@ -23,8 +22,8 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
-from specst_jax import provenance as provenance_lib
 from specst_jax import files, pretrained
+from specst_jax import provenance as provenance_lib
 from specst_jax.classifier import distill, steps
 from specst_jax.classifier import splits as splits_lib
 from specst_jax.classifier.splits import Splits
@@ -97,7 +96,10 @@ def _saved(state: steps.TrainState) -> dict:
 def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
                command: str | None = None) -> dict:
   """The JSON record shipped beside exported weights (feature settings only in
-  ``config.features``: see :func:`specst_jax.pretrained.feature_settings`)."""
+  ``config.features``: see :func:`specst_jax.pretrained.feature_settings`), with
+  :func:`specst_jax.provenance.record`'s ``commit``, ``machine``, ``date``, ``python``,
+  ``jax`` and ``data_sha256`` (the ESC-50 CSV and the clips of the train and test folds:
+  :func:`specst_jax.classifier.splits.recipe_files`)."""
   f = splits.feature_config
   return {
       "model": _model_name(config),
@@ -111,11 +113,9 @@ def provenance(config: ml_collections.ConfigDict, splits: Splits, record: dict,
                                        if config.get("val_by_source", False) else "")
                    + "; test folds never used for selection",
       "config": config.to_dict(),
-      "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-      "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
+      **provenance_lib.record(data=splits_lib.recipe_files(config)),
       "command": command or default_command(),
-      "commit": provenance_lib.git_commit(),
-      "machine": provenance_lib.machine(),
+      "devices": [str(d) for d in jax.devices()],
   }
 
 

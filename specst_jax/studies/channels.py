@@ -31,7 +31,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from specst_jax import files, listener, listening
+from specst_jax import files, listener, listening, provenance
 from specst_jax.models.wyse import WyseClassifier
 from specst_jax.studies import judge as judge_lib
 from specst_jax.studies import outputs, pairs, stats
@@ -153,7 +153,8 @@ def run(cfg: Config, out: Path, *, progress="log", log=print) -> dict:
                  weights_input=("trained weights' per-bin standardisation"
                                 if trained is not None else "raw [0, 1] (no trained weights)"),
                  judge=judge.classifier, rows=rows, analysis=analysis, timings=timings,
-                 wall_time_s=time.perf_counter() - t0, device=str(jax.devices()[0]))
+                 wall_time_s=time.perf_counter() - t0, device=str(jax.devices()[0]),
+                 provenance=provenance.record(data=ps.files()))
   results["listener"] = write(out, cfg, ps, cells, curves, results)
   results["wall_time_s"] = time.perf_counter() - t0
   files.write_json(out / "results.json", results, indent=1)

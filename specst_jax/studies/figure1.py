@@ -37,7 +37,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from specst_jax import files
+from specst_jax import files, provenance
 from specst_jax.studies import convergence
 from specst_jax.studies import judge as judge_lib
 from specst_jax.studies.figure1_design import (
@@ -150,7 +150,7 @@ def run(cfg: Config, out: str | Path, *, progress="log") -> dict:
                                                      strict=True)])
                   for k, r in results.items()},
       claims=[dict(claim=c, measure=m, **v.as_dict()) for c, m, v in verdicts],
-      device=str(jax.devices()[0]))
+      device=str(jax.devices()[0]), provenance=provenance.record(data=ps.files()))
   metrics["listener"] = write(out, cfg, ps, rows, labels, results, wyse_stft, verdicts, metrics)
   metrics["wall_time_s"] = time.perf_counter() - t_start
   metrics["markdown"] = markdown(cfg, ps, rows, labels, verdicts, metrics)

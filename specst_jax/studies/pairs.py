@@ -67,6 +67,12 @@ class PairSet:
   def names(self) -> list[str]:
     return [p.name for p in self.pairs]
 
+  def files(self) -> list[str]:
+    """The audio files of the pairs (contents and styles, each once; none for built-in
+    signals): what a study's ``data_sha256`` covers. The other fold-5 clips of the style and
+    content classes, read to rank them by activity, are not included."""
+    return sorted({f for p in self.pairs for f in (p.content_file, p.style_file) if f})
+
   def describe(self) -> list[dict]:
     return [dict(name=p.name, content_class=p.content_class, style_class=p.style_class,
                  content_file=p.content_file, style_file=p.style_file) for p in self.pairs]
