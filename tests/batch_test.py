@@ -328,6 +328,41 @@ def test_two_styles_per_row_form_their_own_group(tmp_path):
   np.testing.assert_allclose(y, 0.5 * c + 0.1 * np.mean(styles, axis=0)[:len(c)], atol=1e-6)
 
 
+class _SmallMemoryEngine(bh.FakeEngine):
+  """Runs out of device memory on calls of more than ``limit`` pairs, as XLA reports it."""
+
+  limit = 2
+
+  def run(self, settings, contents, styles, seeds):
+    if len(contents) > self.limit:
+      self.calls.append(("oom", len(contents)))
+      raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 16.0GiB")
+    return super().run(settings, contents, styles, seeds)
+
+
+def test_out_of_memory_halves_the_call_and_says_so(tmp_path):
+  from specst_jax.batch import job, processes
+  rows = bh.write_clips(tmp_path, 5, seconds=(0.8,))
+  path = bh.write_csv(tmp_path / "m.csv", rows)
+  cfg = runner.RunConfig(str(tmp_path / "out"), batch_size=8, bucket_seconds=(1.0,),
+                         min_seconds=0.05, n_devices=1)
+  engine = _SmallMemoryEngine()
+  outcome = job.run_job(str(path), engine, cfg, base={}, overrides={"gain": float, "seed": int},
+                        info=processes.ProcessInfo(0, 1, False))
+  # 8 -> two calls of 4 (4 items, 1 item padded) -> each halved again to 2.
+  assert outcome.stats.ok == 5 and outcome.stats.backoffs == 3
+  assert [c for c in engine.calls if c[0] == "oom"] == [("oom", 8), ("oom", 4), ("oom", 4)]
+  assert [c[0] for c in engine.calls if c[0] != "oom"] == [2, 2, 2]  # 2 + 2 + 1 padded
+  m = json.loads((tmp_path / "out" / "items" / "pair00" / "metrics.json").read_text())
+  assert m["batch"]["size"] == 2 and m["batch"]["backed_off_from"] == [8, 4]
+  assert outcome.summary["items"][4]["backed_off_from"] == "8;4"
+  assert "backed_off_from" in (tmp_path / "out" / "summary.csv").read_text().splitlines()[0]
+  # Not out of memory: the items fail at once, no back-off.
+  assert runner.smaller_batch(1, 1) is None and runner.smaller_batch(8, 4) == 4
+  assert runner.smaller_batch(4, 4) is None
+  assert not runner.is_out_of_memory(ValueError("bad shapes"))
+
+
 def test_job_refuses_other_settings_and_merge_only_rebuilds(tmp_path):
   from specst_jax import files
   from specst_jax.batch import job, processes

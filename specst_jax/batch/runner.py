@@ -5,7 +5,8 @@ of the id, :mod:`specst_jax.batch.shards`), skips the ones already done on disk,
 rest by (settings, bucket length, number of styles) so that each group is one compiled
 program, runs each group in batches of ``batch_size`` pairs through the engine (the pair axis
 sharded over the process's local devices; a partial batch is padded with copies of its last
-pair, whose outputs are dropped) and writes each item as it finishes
+pair, whose outputs are dropped; a call that runs out of device memory is halved and retried,
+recorded in each item's ``batch.backed_off_from`` and the summary) and writes each item as it finishes
 (:mod:`specst_jax.batch.store`). Bad items are recorded and skipped. When every process has
 finished (a barrier of the JAX coordination service), process 0 merges the summary.
 
@@ -156,6 +157,7 @@ class Stats:
   ok: int = 0
   failed: int = 0
   batches: int = 0
+  backoffs: int = 0     # calls halved after running out of memory
   seconds: float = 0.0
   written: list[str] = dataclasses.field(default_factory=list)
 
@@ -236,7 +238,8 @@ def _now() -> str:
 
 
 def _metrics(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engine,
-             cfg: RunConfig, n_real: int, seconds: float) -> dict[str, Any]:
+             cfg: RunConfig, n_real: int, seconds: float, call: dict[str, Any]
+             ) -> dict[str, Any]:
   sr = w.sr
   return dict(
       id=w.item.id, status="ok", content=w.item.content, styles=list(w.item.styles),
@@ -247,7 +250,7 @@ def _metrics(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engin
       bucket=dict(samples=w.fit.bucket, seconds=w.fit.bucket / sr),
       content_fit=w.fit.as_dict(), style_fits=[f.as_dict() for f in style_fits],
       result_samples=min(w.fit.original, w.fit.bucket),
-      batch=dict(size=cfg.padded_batch, real_items=n_real, n_devices=cfg.n_devices,
+      batch=dict(call, real_items=n_real, n_devices=cfg.n_devices,
                  seconds=seconds, **{f"{k}_s": v for k, v in res.times.items()}),
       item_seconds=seconds / n_real, process=cfg.process_id, written_at=_now(), **res.info,
       **{k: float(v[j]) for k, v in res.per_item.items()})
@@ -267,7 +270,7 @@ def _written_magnitudes(res: BucketResult, j: int, y: np.ndarray) -> dict[str, n
 
 def _write_item(w: Work, res: BucketResult, j: int, style_fits: list, engine: Engine,
                 cfg: RunConfig, n_real: int, seconds: float,
-                figure: Callable | None) -> None:
+                figure: Callable | None, call: dict[str, Any]) -> None:
   folder = store.item_dir(cfg.output_dir, w.item.id)
   y = np.asarray(res.audio[j][:min(w.fit.original, w.fit.bucket)], np.float32)
   audio.save_audio(folder / store.RESULT, y, w.sr)
@@ -279,7 +282,7 @@ def _write_item(w: Work, res: BucketResult, j: int, style_fits: list, engine: En
   if figure is not None and mags:
     figure(folder / store.FIGURE, w.settings, mags, len(y))
   store.finish_item(cfg.output_dir, w.item.id,
-                    dict(_metrics(w, res, j, style_fits, engine, cfg, n_real, seconds),
+                    dict(_metrics(w, res, j, style_fits, engine, cfg, n_real, seconds, call),
                          listener=check))
 
 
@@ -359,10 +362,27 @@ def run(items: Sequence[Item], engine: Engine, cfg: RunConfig, *,
   return stats
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+  """True for XLA's out-of-memory errors (``RESOURCE_EXHAUSTED``, on any backend)."""
+  text = str(error)
+  return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
+
+
+def smaller_batch(size: int, n_devices: int) -> int | None:
+  """Half of ``size``, still a multiple of ``n_devices``; None when it cannot shrink."""
+  half = (size // 2) // n_devices * n_devices
+  return half if half >= n_devices and half < size else None
+
+
 def _run_batch(loaded: list, engine: Engine, cfg: RunConfig, stats: Stats,
-               fail: Callable, figure: Callable | None) -> None:
+               fail: Callable, figure: Callable | None, size: int | None = None,
+               backed_off_from: list[int] = ()) -> None:
+  """Runs ``loaded`` as one engine call of ``size`` pairs (default ``cfg.padded_batch``),
+  padded with copies of the last; out of memory, halves the call and runs each half (recorded
+  in each item's ``batch.backed_off_from``), down to one pair per device."""
+  size = cfg.padded_batch if size is None else size
   n_real = len(loaded)
-  pad = cfg.padded_batch - n_real
+  pad = size - n_real
   rows = loaded + [loaded[-1]] * pad  # padding pairs: computed, never written
   contents = np.stack([r[1] for r in rows])
   styles = np.stack([r[2] for r in rows])
@@ -371,6 +391,15 @@ def _run_batch(loaded: list, engine: Engine, cfg: RunConfig, stats: Stats,
   try:
     res = engine.run(rows[0][0].settings, contents, styles, seeds)
   except (ValueError, FloatingPointError, RuntimeError) as e:
+    half = smaller_batch(size, cfg.n_devices) if is_out_of_memory(e) else None
+    if half is not None:
+      stats.backoffs += 1
+      logging.warning("out of memory at %d pairs per call: retrying %d item(s) at %d",
+                      size, n_real, half)
+      for i in range(0, n_real, half):
+        _run_batch(loaded[i:i + half], engine, cfg, stats, fail, figure, half,
+                   [*backed_off_from, size])
+      return
     for w, *_ in loaded:
       fail(w, f"{type(e).__name__}: {e}", "transfer")
     return
@@ -380,7 +409,8 @@ def _run_batch(loaded: list, engine: Engine, cfg: RunConfig, stats: Stats,
     if not math.isfinite(total) or not np.all(np.isfinite(res.audio[j])):
       fail(w, f"non-finite result (total loss {total})", "transfer")
       continue
-    _write_item(w, res, j, style_fits, engine, cfg, n_real, seconds, figure)
+    _write_item(w, res, j, style_fits, engine, cfg, n_real, seconds, figure,
+                dict(size=size, backed_off_from=list(backed_off_from)))
     stats.ok += 1
     stats.written.append(w.item.id)
     logging.info("wrote item %s", w.item.id)

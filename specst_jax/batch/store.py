@@ -33,7 +33,8 @@ RESULT = "result.wav"
 FIGURE = "spectrograms.png"
 PAGE_ITEMS = 200  # items on the listening page; the rest are in summary.csv
 SUMMARY_COLUMNS = ("id", "status", "total_loss", "style_loss", "content_loss", "iterations",
-                   "seconds", "bucket_s", "content_fit", "process", "listener", "reason")
+                   "seconds", "bucket_s", "content_fit", "process", "listener", "pairs_per_call",
+                   "backed_off_from", "reason")
 
 
 def item_dir(output_dir: str | os.PathLike, item_id: str) -> Path:
@@ -100,6 +101,9 @@ def item_row(output_dir: str | os.PathLike, item_id: str) -> dict[str, Any]:
                 iterations=m.get("n_iterations_done"), seconds=m.get("item_seconds"),
                 bucket_s=m.get("bucket", {}).get("seconds"),
                 content_fit=m.get("content_fit", {}).get("action"), process=m.get("process"),
+                pairs_per_call=m.get("batch", {}).get("size"),
+                backed_off_from=";".join(str(b) for b in m.get("batch", {}).get(
+                    "backed_off_from", [])),
                 listener=_listener_verdict(m.get("listener")), reason="")
   e = _read_json(folder / ERROR)
   if e is not None:
