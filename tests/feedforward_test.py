@@ -3,14 +3,18 @@ the training loss against the optimisation's own (a reference twin), a training 
 checkpoint resume, model files and the content corpus. Tiny sizes (8 kHz, n_fft 64, 33 bins)."""
 
 import dataclasses
+import json
 import tempfile
+import time
 from pathlib import Path
+from unittest import mock
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import soundfile as sf
 from absl.testing import absltest, parameterized
 from conftest import DATA, rel_err
 
@@ -236,6 +240,43 @@ class TrainTest(chex.TestCase):
     # A checkpoint of another run is refused.
     with self.assertRaisesRegex(ValueError, "another run .*learning_rate"):
       self._run(tmp / "b", dataclasses.replace(config, learning_rate=5e-3))
+
+  def test_deadline_stops_after_a_checkpoint_and_the_model_keeps_its_style(self):
+    tmp = Path(tempfile.mkdtemp())
+    config = ff.TrainConfig(steps=3, batch_size=2, learning_rate=1e-2, log_every=0,
+                            eval_every=0, checkpoint_every=0)
+    stopped, lines = self._run(tmp, config, deadline=time.monotonic())  # already past
+    self.assertEqual(stopped.step, 1)
+    self.assertEqual(lines[-1], "feedforward: stopped at step 1/3 (time limit), checkpoint saved")
+    self.assertEqual([h["step"] for h in stopped.history], [1])
+    self.assertIn("heldout_loss", stopped.history[-1])  # the stop reports like a checkpoint
+    meta = json.loads((tmp / "model.json").read_text())
+    self.assertEqual(meta["train"]["step"], 1)
+    self.assertEqual(meta["heldout"]["names"], ["vowel_glide"])
+    resumed, lines = self._run(tmp, config, deadline=time.monotonic() + 3600)
+    self.assertEqual((lines[0], resumed.step), ("resumed from step 1", 3))
+    # The style clip is kept beside the model, checked against the recorded SHA-256.
+    model = ff.load_model(tmp / ff.MODEL_FILE)
+    style, path = ff.load_style(model, tmp)
+    self.assertEqual(path, tmp / ff.STYLE_CLIP)
+    np.testing.assert_array_equal(style, signals.make_signal("chirps", sr=SR, duration=0.3))
+    other = tmp / "other.wav"
+    sf.write(other, 0.5 * style, SR, subtype="FLOAT")
+    with self.assertRaisesRegex(ValueError, "other.wav: not the style clip"):
+      ff.load_style(model, tmp, other)
+    self.assertIsNone(ff.load_style(model, tmp / "elsewhere" / ff.MODEL_FILE))
+
+  def test_shipped_models_are_the_folders_with_a_model(self):
+    tmp = Path(tempfile.mkdtemp())
+    for name in ("b_style", "a_style", "empty"):
+      (tmp / name).mkdir()
+    for name in ("b_style", "a_style"):
+      (tmp / name / ff.MODEL_FILE).write_bytes(b"")
+    with mock.patch.object(ff, "SHIPPED_DIR", tmp):
+      self.assertEqual(ff.shipped_models(), [tmp / "a_style", tmp / "b_style"])
+    with mock.patch.object(ff, "SHIPPED_DIR", tmp / "none"):
+      self.assertEqual(ff.shipped_models(), [])
+    self.assertEqual(ff.model_file(tmp / "a_style"), tmp / "a_style" / ff.MODEL_FILE)
 
   def test_stylize_fast(self):
     g = ff.make_generator("log1p", **TINY)

@@ -36,8 +36,10 @@ averaged over a batch of content crops (:func:`batch_loss_terms`; tested against
 
 **Training** (:func:`train`) is a Python loop over one jitted, pure Adam step
 (:func:`train_step`), resumable from orbax checkpoints (the classifier's helpers), with live
-progress and a held-out loss. Batch ``s`` is drawn from ``(seed, s)`` alone, so a resumed run
-takes the same steps as an uninterrupted one.
+progress and a held-out loss; a ``deadline`` stops it after a checkpoint, so it can run in
+chunks. Batch ``s`` is drawn from ``(seed, s)`` alone, so a resumed run takes the same steps
+as an uninterrupted one. A workdir (or a shipped model folder under :data:`SHIPPED_DIR`)
+holds ``model.msgpack``, ``model.json`` and the style clip ``style.wav`` (:func:`load_style`).
 
 **The corpus** (host side, numpy): :func:`content_files` lists the shared LJSpeech, ESC-50
 and music clips, :func:`split_files` holds some out by a hash of the file name, and
@@ -74,6 +76,10 @@ VALUE_RANGES: Mapping[str, tuple[float, float | None]] = MappingProxyType(
 # The frames before a clip or a stream starts: silence in both representations.
 PAD_VALUE = 0.0
 FORMAT = "specst_jax.feedforward/1"
+MODEL_FILE = "model.msgpack"  # in a training workdir or a shipped model folder, with its .json
+STYLE_CLIP = "style.wav"  # beside it: the style clip as trained on (float, the model's rate)
+# Shipped models: one folder per style (model.msgpack, model.json, style.wav).
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights" / "feedforward"
 GENERATOR_FIELDS = ("channels", "kernel_width", "dilations", "value_range", "sharpness")
 
 
@@ -513,23 +519,28 @@ def train(workdir: str | Path, settings: transfer.Settings, generator: FeedForwa
           style_audio: ArrayLike, corpus: Corpus, config: TrainConfig, *,
           heldout: Corpus | None = None, style_name: str = "",
           provenance: Mapping[str, Any] | None = None, log: Callable[[str], None] = print,
-          stop_after_step: int | None = None) -> TrainResult:
+          stop_after_step: int | None = None, deadline: float | None = None) -> TrainResult:
   """Trains ``generator`` against one style, resuming from ``workdir``'s last checkpoint.
 
   Writes ``workdir/checkpoints/`` (orbax: params, Adam state, step, history; the last two
-  kept), ``history.jsonl`` and the model ``model.msgpack`` + ``model.json`` (at every
-  checkpoint and at the end; :func:`load_model`). A checkpoint of another run (settings,
+  kept), ``history.jsonl``, the model ``model.msgpack`` + ``model.json`` (at every
+  checkpoint and at the end; :func:`load_model`) and :data:`STYLE_CLIP` (the style clip
+  as trained on, float: :func:`load_style`). A checkpoint of another run (settings,
   generator, style, corpus or trajectory fields differ) is refused, never resumed.
 
   Args:
     settings: the engine's settings (net, STFT, loss weights, filters, seed).
     style_audio: the style clip ``[samples]`` at ``settings.stft.sr`` (its whole length).
     corpus: training crops at the same rate (:func:`load_corpus`).
-    heldout: crops for the held-out loss (each clip's loudest crop; :meth:`Corpus.fixed`).
+    heldout: crops for the held-out loss (each clip's loudest crop; :meth:`Corpus.fixed`),
+      described (file names) under ``heldout`` in ``model.json``.
     provenance: recorded in ``model.json`` (e.g. :func:`specst_jax.provenance.record`).
     log: one line per progress report: ``feedforward step S/N: loss L[, held-out H], R
       steps/s, T s left`` (the rate is measured from the first step done, after compiling).
     stop_after_step: stop once this many steps are done (simulates an interruption).
+    deadline: a :func:`time.monotonic` time: the first step that ends after it is reported,
+      evaluated and checkpointed like a scheduled one, and the run stops there (resume it
+      later with the same call); None: no time limit.
   """
   from specst_jax.classifier import train as checkpoints  # orbax helpers, on use
 
@@ -563,9 +574,12 @@ def train(workdir: str | Path, settings: transfer.Settings, generator: FeedForwa
 
   def _model(state, meta):
     return StyleModel(generator, jax.device_get(state.params), settings, net.representation,
-                      style_name, _info(meta, net, provenance))
+                      style_name, _info(meta, net, provenance, heldout))
 
   workdir.mkdir(parents=True, exist_ok=True)
+  if not (workdir / STYLE_CLIP).is_file():
+    from specst_jax import audio  # host-side writing, on use
+    audio.save_audio(workdir / STYLE_CLIP, style_audio, settings.stft.sr)
   mgr = checkpoints.checkpoint_manager(workdir)
   try:
     meta = {"step": 0, "history": [], "run": run}
@@ -578,7 +592,7 @@ def train(workdir: str | Path, settings: transfer.Settings, generator: FeedForwa
                          "differ); use a new workdir")
       log(f"resumed from step {meta['step']}")
     last = config.steps if stop_after_step is None else min(config.steps, int(stop_after_step))
-    state = _loop(job, generator, state, meta, last, save, log)
+    state = _loop(job, generator, state, meta, last, save, log, deadline)
     if int(state.step) != meta["step"] or not (workdir / "model.msgpack").exists():
       meta["step"] = int(state.step)
       save(state, meta)
@@ -611,9 +625,10 @@ def _step_fns(generator, features_fn, config):
           jax.jit(functools.partial(batch_loss_terms, **kw)))
 
 
-def _loop(job: _Job, generator, state, meta: dict, last: int, save, log):
-  """Steps ``state.step + 1 .. last``: report, evaluate and ``save(state, meta)`` on schedule;
-  ``meta["history"]`` and ``meta["step"]`` follow the reports."""
+def _loop(job: _Job, generator, state, meta: dict, last: int, save, log, deadline=None):
+  """Steps ``state.step + 1 .. last``: report, evaluate and ``save(state, meta)`` on schedule
+  (and at the first step past ``deadline``, where it stops); ``meta["history"]`` and
+  ``meta["step"]`` follow the reports."""
   c, net = job.config, job.net
   step_fn, eval_fn = _step_fns(generator, net.features_fn, net.config)
   sums: dict[str, float] = {}
@@ -627,8 +642,9 @@ def _loop(job: _Job, generator, state, meta: dict, last: int, save, log):
     now = time.perf_counter()
     if t_start is None:
       t_start, first = now, step  # the clock starts after the first (compiling) step
-    evaluate = job.heldout is not None and _every(step, c.eval_every, last)
-    checkpoint = _every(step, c.checkpoint_every, last)
+    overdue = deadline is not None and time.monotonic() >= deadline
+    evaluate = job.heldout is not None and (overdue or _every(step, c.eval_every, last))
+    checkpoint = overdue or _every(step, c.checkpoint_every, last)
     if not (evaluate or checkpoint or _every(step, c.log_every, last)):
       continue
     n = sums.pop("n")
@@ -647,12 +663,16 @@ def _loop(job: _Job, generator, state, meta: dict, last: int, save, log):
         f"{rate:.2f} steps/s, {left}")
     if checkpoint:
       save(state, meta)
+    if overdue:
+      log(f"feedforward: stopped at step {step}/{c.steps} (time limit), checkpoint saved")
+      break
   return state
 
 
-def _info(meta, net, provenance) -> dict:
+def _info(meta, net, provenance, heldout) -> dict:
   return {"train": {"step": meta["step"], "run": meta["run"],
                     "last": meta["history"][-1] if meta["history"] else None},
+          "heldout": None if heldout is None else heldout.describe(),
           "loss_net": net.weights, "provenance": dict(provenance or {})}
 
 
@@ -693,9 +713,7 @@ def load_model(path: str | Path) -> StyleModel:
     FileNotFoundError: the file or its ``.json`` is missing.
     ValueError: not a feed-forward model file.
   """
-  path = Path(path)
-  if path.is_dir():
-    path = path / "model.msgpack"
+  path = model_file(path)
   meta_path = path.with_suffix(".json")
   for p in (path, meta_path):
     if not p.is_file():
@@ -717,6 +735,40 @@ def load_model(path: str | Path) -> StyleModel:
                        "n_bins", "param_count", "style")}
   return StyleModel(generator, params, _settings_from_dict(meta["settings"]),
                     meta["representation"], meta.get("style", ""), info)
+
+
+def model_file(path: str | Path) -> Path:
+  """The model file of ``path``: itself, or :data:`MODEL_FILE` in it when it is a folder."""
+  path = Path(path)
+  return path / MODEL_FILE if path.is_dir() else path
+
+
+def shipped_models() -> list[Path]:
+  """The shipped model folders under :data:`SHIPPED_DIR` (those holding a model), by name."""
+  if not SHIPPED_DIR.is_dir():
+    return []
+  return sorted(p for p in SHIPPED_DIR.iterdir() if (p / MODEL_FILE).is_file())
+
+
+def load_style(model: StyleModel, path: str | Path, style: str | Path | None = None
+               ) -> tuple[np.ndarray, Path] | None:
+  """The style clip ``[samples]`` at the model's rate and its file: ``style``, else
+  :data:`STYLE_CLIP` beside the model file ``path``; None when neither is given or there.
+
+  Raises:
+    ValueError: the clip is not the one the model was trained on (the SHA-256 of its samples
+      differs from the one ``model.json`` records).
+  """
+  from specst_jax import audio  # host-side decoding, on use
+  file = Path(style) if style is not None else model_file(path).parent / STYLE_CLIP
+  if style is None and not file.is_file():
+    return None
+  y = audio.load_audio(file, sr=model.settings.stft.sr, min_samples=model.settings.stft.n_fft)[0]
+  want = model.info.get("train", {}).get("run", {}).get("style_sha256")
+  if want is not None and hashlib.sha256(np.asarray(y, np.float32).tobytes()).hexdigest() != want:
+    raise ValueError(f"{file}: not the style clip the model {model_file(path)} was trained on "
+                     f"(its samples' SHA-256 at {model.settings.stft.sr} Hz differ)")
+  return y, file
 
 
 # ---------------------------------------------------------------------------- the corpus
