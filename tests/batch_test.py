@@ -363,6 +363,22 @@ def test_out_of_memory_halves_the_call_and_says_so(tmp_path):
   assert not runner.is_out_of_memory(ValueError("bad shapes"))
 
 
+def test_one_compiled_program_per_bucket_across_seeds(tmp_path):
+  """3 seeds x 2 buckets through the real engine (random Ulyanov weights, one draw per seed):
+  the style loop compiles once per bucket, not per seed or call."""
+  from specst_jax.batch import engine as style_engine
+  rows = bh.write_clips(tmp_path, 6, seconds=(0.4, 0.8))
+  for i, r in enumerate(rows):
+    r["seed"] = i % 3
+  path = bh.write_csv(tmp_path / "m.csv", rows, columns=("id", "content", "style", "seed"))
+  items = manifest.read_manifest(path, style_engine.OVERRIDES)
+  cfg = runner.RunConfig(str(tmp_path / "out"), batch_size=1, bucket_seconds=(0.5, 1.0),
+                         min_seconds=0.05, loader_threads=1)
+  stats = runner.run(items, style_engine.StyleEngine(), cfg, base=bh.TINY)
+  assert stats.ok == 6 and stats.batches == 6
+  assert stats.compiled_programs == 2
+
+
 def test_job_refuses_other_settings_and_merge_only_rebuilds(tmp_path):
   from specst_jax import files
   from specst_jax.batch import job, processes

@@ -58,6 +58,12 @@ class StyleEngine:
     self._fields: dict[transfer.Settings, int] = {}
     self._optimizers: dict[tuple, transfer.Optimizer] = {}
 
+  @property
+  def compiled_programs(self) -> int:
+    """Style loops compiled so far in this process: one per (bucket shapes, settings other
+    than the seed), whatever the seeds or the number of calls."""
+    return sum(opt.compile_s > 0 for opt in self._optimizers.values())
+
   def weights(self, net: str, weights: str | None) -> nets.Weights | None:
     key = (net, weights)
     if key not in self._weights:

@@ -108,8 +108,10 @@ def run_job(manifest_path: str, engine: runner.Engine,
   _run_record(out, record, write=info.process_id == 0)
   cfg = dataclasses.replace(cfg, process_id=info.process_id, num_processes=info.num_processes)
   stats = runner.run(items, engine, cfg, base=base, figure=figure)
-  logging.info("process %d: %d written, %d failed, %d already done, in %.1f s",
-               info.process_id, stats.ok, stats.failed, stats.skipped, stats.seconds)
+  logging.info("process %d: %d written, %d failed, %d already done, in %.1f s; %s compiled "
+               "program(s), %d call(s) halved for memory", info.process_id, stats.ok,
+               stats.failed, stats.skipped, stats.seconds, stats.compiled_programs,
+               stats.backoffs)
   if info.num_processes > 1:
     processes.barrier("specst_batch_done", timeout_s=barrier_timeout_s)
   if info.process_id != 0:

@@ -158,6 +158,7 @@ class Stats:
   failed: int = 0
   batches: int = 0
   backoffs: int = 0     # calls halved after running out of memory
+  compiled_programs: int | None = None  # the engine's count, when it keeps one
   seconds: float = 0.0
   written: list[str] = dataclasses.field(default_factory=list)
 
@@ -358,6 +359,7 @@ def run(items: Sequence[Item], engine: Engine, cfg: RunConfig, *,
                  stats.total, stats.failed, stats.skipped, rate,
                  _fmt_time(left / rate if rate > 0 else math.inf))
   pool.shutdown()
+  stats.compiled_programs = getattr(engine, "compiled_programs", None)
   stats.seconds = time.perf_counter() - t0
   return stats
 
