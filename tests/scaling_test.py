@@ -64,7 +64,7 @@ class PowerToDbTest(chex.TestCase):
     np.testing.assert_allclose(got, expected, rtol=0, atol=DB_ATOL)
 
   @chex.variants(with_jit=True, without_jit=True)
-  @parameterized.parameters(np.max, np.median, np.mean)
+  @parameterized.named_parameters(("max", np.max), ("median", np.median), ("mean", np.mean))
   def test_callable_ref_as_librosa(self, ref):
     # librosa's idiom ref=np.max (any numpy reduction): applied to the whole array.
     A = np.sqrt(_power(seed=3))
