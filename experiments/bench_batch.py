@@ -251,7 +251,8 @@ def _phase_child(n_devices: int, batch: int, seconds: float, net: str, out: Path
   if n_devices > 1:
     pairs = NamedSharding(Mesh(np.asarray(devices), ("pairs",)), PartitionSpec("pairs"))
     x, ref, keys = (jax.device_put(a, pairs) for a in (x, ref, keys))
-  run = lambda: transfer.to_audio(settings, rep, x, ref, keys, audio.shape[-1])  # noqa: E731
+  run = lambda: transfer.to_audio(settings, rep, x, ref, keys, audio.shape[-1],  # noqa: E731
+                                  devices=devices)
   t0 = time.perf_counter()
   _, y, _ = run()
   first = time.perf_counter() - t0

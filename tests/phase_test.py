@@ -413,6 +413,47 @@ def test_per_item_keys_make_each_item_its_own_call(method):
     np.testing.assert_allclose(reversed_[2 - i], alone, atol=1e-3 * np.abs(alone).max())
 
 
+def test_sharded_over_devices_equals_the_whole_batch():
+  """reconstruct_sharded over 4 (simulated) devices, each device its own pairs: equal to one
+  reconstruct of the whole batch with the same per-item keys, for a random and a PGHI start."""
+  import os
+  import subprocess
+  import sys
+  import textwrap
+  from pathlib import Path
+  code = textwrap.dedent("""
+      import jax, numpy as np
+      from specst_jax import phase, spectral
+      assert len(jax.devices()) == 4, jax.devices()
+      x = np.random.default_rng(0).standard_normal((8, 4000)).astype(np.float32)
+      S = np.abs(np.asarray(spectral.stft(x, n_fft=256, hop_length=64)))
+      keys = jax.random.split(jax.random.key(3), 8)
+      for method in ("fgla", "pghi+fgla", "rtpghi"):
+        kw = dict(n_fft=256, hop_length=64, method=method, n_iter=5, length=4000)
+        whole = np.asarray(phase.reconstruct(S, key=keys, **kw))
+        split = phase.reconstruct_sharded(S, jax.devices(), key=keys, **kw)
+        assert len(split.sharding.device_set) == 4, split.sharding
+        np.testing.assert_allclose(np.asarray(split), whole, atol=1e-4 * np.abs(whole).max())
+      for bad, match in ((S[:6], "multiple of 4"), (S[0], "items, frames, bins")):
+        try:
+          phase.reconstruct_sharded(bad, jax.devices(), key=keys[:len(bad)], **kw)
+          raise AssertionError(f"{bad.shape} did not raise")
+        except ValueError as e:
+          assert match in str(e), e
+      try:
+        phase.reconstruct_sharded(S, jax.devices(), key=keys[0], **kw)
+        raise AssertionError("one key for 8 items did not raise")
+      except ValueError as e:
+        assert "one per item" in str(e), e
+      print("OK")
+  """)
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+             JAX_PLATFORMS="cpu")
+  out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=300, cwd=Path(__file__).resolve().parents[1])
+  assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-3000:]
+
+
 def test_uniform_per_item_keys_and_bad_key_shape():
   from specst_jax.phase import _common
   keys = jax.random.split(jax.random.key(1), 4)

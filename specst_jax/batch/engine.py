@@ -6,7 +6,8 @@ tool's flags), weights come from ``nets.load_weights`` (loaded once per (net, we
 batch of equal-length pairs goes through the engine's pieces as its own batched callers do:
 ``transfer.magnitudes`` -> the net's representation -> one ``transfer.Optimizer`` (vmapped,
 the pair axis sharded over the process's local devices, kept per bucket so a run compiles
-once per bucket) -> ``transfer.to_audio`` of the whole batch in one call, each pair with its own phase key.
+once per bucket) -> ``transfer.to_audio`` of the whole batch in one call, each pair with its own
+phase key, the pairs split over the same devices (``phase.reconstruct_sharded``).
 
 Keys, as for one ``style_transfer --seed=S`` run: ``key(S)`` splits into (net weights,
 initial noise, phase), and every pair starts from its own seed's init and phase keys. So pair
@@ -138,7 +139,7 @@ class StyleEngine:
            else jax.numpy.ones((len(seeds), 1, 1)))
     t0 = time.perf_counter()
     S_r, y, sc = _to_audio(settings, rep, res.x, ref, jax.numpy.stack([k[2] for k in split]),
-                           S_c.shape[1:], contents.shape[-1])
+                           S_c.shape[1:], contents.shape[-1], self.devices)
     phase_s = time.perf_counter() - t0
     y = transfer.peak_normalize(y, peak=0.99, only_above=1.0)
     mags = dict(content=np.asarray(S_c), style=np.asarray(S_s[0]), result=S_r)
@@ -152,12 +153,12 @@ class StyleEngine:
         info=dict(weights=net.weights, device=self.devices[0].device_kind))
 
 
-def _to_audio(settings, rep, x, ref, keys, magnitude_shape, length):
+def _to_audio(settings, rep, x, ref, keys, magnitude_shape, length, devices):
   """``transfer.to_audio`` of a batch ``[pairs, frames, bins]`` in one call, each pair with its
-  own phase key; if any audio is not finite, pair by pair, so that only those pairs get NaNs
+  own phase key, the pairs split over ``devices``; if any audio is not finite, pair by pair, so that only those pairs get NaNs
   (they fail; the batch's others are written)."""
   try:
-    S, y, sc = transfer.to_audio(settings, rep, x, ref, keys, length)
+    S, y, sc = transfer.to_audio(settings, rep, x, ref, keys, length, devices=devices)
     return np.asarray(S), y, np.asarray(sc)
   except FloatingPointError:
     out = [_pair_to_audio(settings, rep, x[j], ref[j], keys[j], magnitude_shape, length)

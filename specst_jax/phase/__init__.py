@@ -5,7 +5,13 @@ return a phase ``[..., frames, bins]`` in radians; :func:`griffin_lim` and
 :func:`reconstruct` return audio ``[..., samples]``.
 """
 
-from specst_jax.phase.api import DEFAULT_METHOD, DEFAULT_N_ITER, METHODS, reconstruct
+from specst_jax.phase.api import (
+    DEFAULT_METHOD,
+    DEFAULT_N_ITER,
+    METHODS,
+    reconstruct,
+    reconstruct_sharded,
+)
 from specst_jax.phase.gla import griffin_lim, spectral_convergence
 from specst_jax.phase.phase_gradient import (
     RTPGHIState,
@@ -28,6 +34,7 @@ __all__ = [
     "pghi",
     "phase_gradients",
     "reconstruct",
+    "reconstruct_sharded",
     "rtisi_la",
     "rtpghi",
     "rtpghi_init",

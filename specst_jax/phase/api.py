@@ -7,6 +7,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 from jax.typing import ArrayLike
 
 from specst_jax import spectral
@@ -120,3 +121,45 @@ def reconstruct(
       momentum=momentum if stage == "fgla" else 0.0, init=init, key=key,
   )
   return y * scale[..., 0]
+
+
+def reconstruct_sharded(S: ArrayLike, devices, *, key: jax.Array | None = None,
+                        **settings) -> jax.Array:
+  """:func:`reconstruct` with the leading (item) axis split over ``devices``: each device
+  reconstructs its own items (``shard_map``: no communication between devices, no copy
+  through the host), as the batch engine shards its pairs.
+
+  Args:
+    S: magnitudes ``[items, frames, bins]``, ``items`` a multiple of the device count.
+    devices: the devices (one: plain :func:`reconstruct`).
+    key: None, or one key per item ``[items]`` (each item then equals its own call).
+    settings: :func:`reconstruct`'s keyword arguments (hashable values; one compiled program
+      per distinct set, kept for the process).
+
+  ``pghi`` integrates on the host (a callback per device); the other methods run on the
+  devices. Raises ValueError for a batch that does not divide over the devices or a single
+  key for several items.
+  """
+  devices = tuple(devices)
+  if len(devices) == 1:
+    return reconstruct(S, key=key, **settings)
+  S = _common.check_magnitude(S, n_fft=settings["n_fft"])
+  if S.ndim != 3 or S.shape[0] % len(devices):
+    raise ValueError(f"S: expected [items, frames, bins] with items a multiple of "
+                     f"{len(devices)} devices, got shape {S.shape}")
+  if key is not None and key.shape[:1] != S.shape[:1]:
+    raise ValueError(f"key: one per item needed ({S.shape[0]}), got shape {key.shape}")
+  fn = _sharded(devices, key is not None, tuple(sorted(settings.items())))
+  return fn(S) if key is None else fn(S, key)
+
+
+@functools.cache
+def _sharded(devices: tuple, keyed: bool, settings: tuple):
+  items = PartitionSpec("items")
+  run = functools.partial(reconstruct, **dict(settings))
+  body = (lambda s, k: run(s, key=k)) if keyed else run
+  mesh = Mesh(np.asarray(devices), ("items",))
+  # check_vma=False: the methods' scans start their carries from constants (not marked as
+  # varying over the items axis); every item is independent, so nothing needs the check.
+  return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(items, items) if keyed else items,
+                               out_specs=items, check_vma=False))

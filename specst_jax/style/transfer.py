@@ -321,20 +321,28 @@ def magnitudes(stft: Stft, audio: ArrayLike, name: str) -> jax.Array:
 
 
 def to_audio(settings: Settings, representation: str, x: ArrayLike, ref: ArrayLike,
-             key: jax.Array, length: int) -> tuple[jax.Array, np.ndarray, np.ndarray]:
+             key: jax.Array, length: int, *, devices: Sequence[jax.Device] | None = None
+             ) -> tuple[jax.Array, np.ndarray, np.ndarray]:
   """Optimised ``x`` -> ``(magnitude, audio [..., length], SC dB)`` by the settings' phase method.
 
   ``x`` is one ``[frames, bins]`` or a batch ``[..., frames, bins]`` (reconstructed in one
   compiled call, on the devices ``x`` lives on). ``ref``: the linear maximum of the dB
   representations (the content's, one per item ``[..., 1, 1]``; ignored by log1p). ``key``: one
-  key, or one per item ``[...]``, so that each item equals its own single call.
+  key, or one per item ``[...]``, so that each item equals its own single call. ``devices``:
+  with a key per item of a batch ``[items, frames, bins]``, the items are split over these
+  devices (:func:`phase.reconstruct_sharded`; the batch must divide by their count).
   Raises FloatingPointError if any audio is not finite.
   """
   stft = settings.stft
   S = representations.decode(representation, x, ref=ref)
-  y = np.asarray(phase.reconstruct(S, n_fft=stft.n_fft, hop_length=stft.hop_length,
-                                   method=settings.phase_method, n_iter=settings.phase_iter,
-                                   key=key, length=length, center=stft.center))
+  kw = dict(n_fft=stft.n_fft, hop_length=stft.hop_length, method=settings.phase_method,
+            n_iter=settings.phase_iter, length=length, center=stft.center)
+  per_item = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.ndim == 1
+  if devices is not None and len(devices) > 1 and per_item:
+    y = phase.reconstruct_sharded(S, devices, key=key, **kw)
+  else:
+    y = phase.reconstruct(S, key=key, **kw)
+  y = np.asarray(y)
   if not np.all(np.isfinite(y)):
     raise FloatingPointError("the reconstructed audio is not finite")
   sc = np.asarray(phase.spectral_convergence(S, y, n_fft=stft.n_fft, hop_length=stft.hop_length,
