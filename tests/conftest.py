@@ -7,10 +7,20 @@ recording from the shared data folder or skips the test when it is absent.
 
 Fixture ``fake``: a fake ESC-50 tree and a feature cache directory, made once per test module
 (``(data_root, cache_dir)``; see ``esc50_fake.make_fake_esc50``).
+
+Compiled programs are kept in JAX's persistent cache for the session (one fresh folder per
+xdist worker, inherited by the tools the tests start as subprocesses unless a test names its
+own): the many tiny training runs, studies and CLI runs compile the same programs again and
+again, and a cache hit loads the very executable a compile would build, so no result changes.
+``SPECST_TEST_COMPILATION_CACHE=0`` turns it off (to time the suite without it).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +29,28 @@ import soundfile as sf
 from esc50_fake import make_fake_esc50
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _session_compilation_cache() -> str | None:
+  if os.environ.get("SPECST_TEST_COMPILATION_CACHE", "1") == "0":
+    return None
+  worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+  path = tempfile.mkdtemp(prefix=f"specst_jax_cache_{worker}_")
+  atexit.register(shutil.rmtree, path, ignore_errors=True)
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+  import jax
+  jax.config.update("jax_compilation_cache_dir", path)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  return path
+
+
+_CACHE_DIR = _session_compilation_cache()
+
+
+def pytest_unconfigure(config):
+  if _CACHE_DIR:
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def rel_err(actual, expected) -> float:

@@ -280,6 +280,12 @@ def test_real_cli_refuses_input_as_output(tmp_path):
 # ----------------------------------------------------------------------------
 
 
+def _without_compilation_cache() -> dict:
+  """The environment less the session's compilation cache (see conftest), so a killed child
+  cannot leave a half-written entry there."""
+  return {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+
+
 def test_sigkill_in_write_phase_then_rerun(tmp_path):
   out = tmp_path / "run"
   first = subprocess.run([sys.executable, "-m", "experiments.representations",
@@ -290,7 +296,8 @@ def test_sigkill_in_write_phase_then_rerun(tmp_path):
   # 30 s of signal: seconds of work between the temp folder's appearance and the commit.
   child = subprocess.Popen([sys.executable, "-m", "experiments.representations",
                             f"--output_dir={out}", "--duration=30", "--n_mels=32"], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=_without_compilation_cache())
   try:
     deadline = time.monotonic() + 240
     while not list(out.glob(".specst-tmp.*")):
