@@ -8,7 +8,8 @@ The engine's settings come from the net's defaults and the setting flags, as in
 net's random weights exactly as the optimisation does, and the generator's first weights and
 the batches). Content: the shared LJSpeech, music and ESC-50 clips under ``--data_dir``
 (``feedforward.content_files``, the style file left out), split by a hash of each file name
-into training and held-out clips (``feedforward.split_files``); crops of ``--crop_seconds``.
+into training and held-out clips (``feedforward.split_files``); crops of ``--crop_seconds``,
+each with the generator's receptive field of its clip before it (``--context``).
 Training: ``feedforward.train`` (the engine's own loss, Adam, orbax checkpoints): it resumes
 from the last checkpoint in ``--workdir`` (a checkpoint of other settings is refused), and
 with ``--max_minutes`` it stops at the first step past the limit, after a checkpoint; run the
@@ -44,7 +45,11 @@ _DATA = flags.DEFINE_string("data_dir", "../shared/data", "the shared data folde
 _ESC50 = flags.DEFINE_integer("esc50_per_class", 2, "ESC-50 content clips per class")
 _HELDOUT = flags.DEFINE_float("heldout_fraction", 0.15, "fraction of the content files held out "
                               "(by a hash of the file name)")
-_CROP = flags.DEFINE_float("crop_seconds", 2.0, "seconds per training crop")
+_CROP = flags.DEFINE_float("crop_seconds", 2.0, "seconds per training crop (the frames the "
+                           "loss sees; the left context comes on top)")
+_CONTEXT = flags.DEFINE_bool("context", True, "give each crop the receptive field's left "
+                             "context of its clip (silence before the clip's start); the loss "
+                             "sees only the frames after it")
 _STEPS = flags.DEFINE_integer("steps", 2000, "training steps (a resumed run may raise it)")
 _BATCH = flags.DEFINE_integer("batch_size", 8, "crops per step")
 _LR = flags.DEFINE_float("learning_rate", 1e-3, "Adam's step size")
@@ -123,8 +128,8 @@ def run(deadline: float | None) -> feedforward.TrainResult:
       dilations=tuple(int(d) for d in _DILATIONS.value))
   config = feedforward.TrainConfig(
       steps=_STEPS.value, batch_size=_BATCH.value, learning_rate=_LR.value, gain_db=_GAIN.value,
-      seed=_SEED.value, log_every=_LOG_EVERY.value, eval_every=_EVAL_EVERY.value,
-      checkpoint_every=_CKPT_EVERY.value)
+      context=_CONTEXT.value, seed=_SEED.value, log_every=_LOG_EVERY.value,
+      eval_every=_EVAL_EVERY.value, checkpoint_every=_CKPT_EVERY.value)
   print(f"train_feedforward: {settings.net} loss net ({weights}), generator "
         f"{feedforward.generator_dict(generator)}, receptive field "
         f"{feedforward.receptive_field(generator)} frames", flush=True)

@@ -171,6 +171,32 @@ class LossTest(chex.TestCase, parameterized.TestCase):
     for a, b in zip(flat, flat_want, strict=True):
       self.assertLess(rel_err(a, b), 1e-4)
 
+  def test_context_loss_is_the_engines_on_the_frames_after_the_context(self):
+    """With context, the loss is the optimisation's on the frames a long clip would give:
+    the whole clip's output (silence before it) from frame R - 1 on."""
+    settings, net = ff.loss_net(_settings("ulyanov"))
+    g = ff.make_generator("log1p", **TINY)
+    r = ff.receptive_field(g)
+    params = _random_params(g, jax.random.key(8), scale=0.05)
+    clips = _clips(0.2)[0][:2]
+    x = ff.encode_audio(settings.stft, "log1p", np.stack(clips))
+    x_s = ff.encode_audio(settings.stft, "log1p", signals.make_signal("chirps", sr=SR,
+                                                                        duration=0.3))
+    n = x.shape[1] - (r - 1)
+    style = ff.style_targets(net, x_s, n)
+    got = jax.jit(lambda p: ff.batch_loss_terms(
+        p, x, net.params, style, generator=g, features_fn=net.features_fn,
+        config=net.config, context=True))(params)
+    y = _generate(g, params, x)
+    want = [ff.engine_loss_terms(net, y[i, r - 1:], x[i, r - 1:], [x_s]) for i in range(2)]
+    for k in ("style", "content", "total"):
+      np.testing.assert_allclose(float(got[k]), float(sum(w[k] for w in want) / 2), rtol=1e-5,
+                                 err_msg=k)
+    # Without context the first frames (silence in their receptive field) count too.
+    plain = ff.batch_loss_terms(params, x, net.params, ff.style_targets(net, x_s, x.shape[1]),
+                                generator=g, features_fn=net.features_fn, config=net.config)
+    self.assertNotAlmostEqual(float(plain["total"]), float(got["total"]), places=3)
+
   def test_the_engine_net_is_the_optimisations(self):
     settings = _settings("ulyanov", seed=3)
     _, net = ff.loss_net(settings)
@@ -253,6 +279,11 @@ class TrainTest(chex.TestCase):
     meta = json.loads((tmp / "model.json").read_text())
     self.assertEqual(meta["train"]["step"], 1)
     self.assertEqual(meta["heldout"]["names"], ["vowel_glide"])
+    # Crops came with the receptive field's left context (config.context, the default).
+    corpus = meta["train"]["run"]["corpus"]
+    self.assertEqual(corpus["context_samples"], (ff.receptive_field(stopped.model.generator) - 1)
+                     * HOP)
+    self.assertTrue(meta["train"]["run"]["context"])
     resumed, lines = self._run(tmp, config, deadline=time.monotonic() + 3600)
     self.assertEqual((lines[0], resumed.step), ("resumed from step 1", 3))
     # The style clip is kept beside the model, checked against the recorded SHA-256.
@@ -311,6 +342,26 @@ class CorpusTest(absltest.TestCase):
     peaks = np.max(np.abs(b1), axis=1)
     self.assertTrue(np.all(peaks <= 0.9 + 1e-6) and np.all(peaks >= 0.9 * 10 ** (-12 / 20) - 1e-6))
     chex.assert_shape(c.fixed(), (2, 2000))
+
+  def test_context_is_the_audio_before_each_crop_and_silence_before_the_clip(self):
+    ramp = np.arange(1, 4001, dtype=np.float32) / 4000
+    c = ff.make_corpus([ramp], ["ramp"], sr=SR, crop_seconds=0.1, hop_seconds=0.05)
+    wide = c.with_context(300)
+    self.assertEqual((wide.crop_samples, wide.context_samples), (800, 300))
+    self.assertEqual(wide.describe()["context_samples"], 300)
+    clip = wide.clips[0]
+    for crop in wide.batch(3, 16, seed=2):
+      start = int(np.flatnonzero(np.isin(clip, crop[300:]))[0])
+      np.testing.assert_array_equal(crop[300:], clip[start:start + 800])
+      before = clip[max(start - 300, 0):start]
+      np.testing.assert_array_equal(crop[300 - before.size:300], before)
+      np.testing.assert_array_equal(crop[:300 - before.size], 0.0)
+    np.testing.assert_array_equal(c.batch(3, 16, seed=2), wide.batch(3, 16, seed=2)[:, 300:])
+    fixed = wide.fixed()
+    chex.assert_shape(fixed, (1, 1100))
+    np.testing.assert_array_equal(fixed[:, 300:], c.fixed())  # the same loudest crop
+    with self.assertRaisesRegex(ValueError, "context samples must be >= 0"):
+      c.with_context(-1)
 
   def test_split_is_by_name_hash(self):
     paths = [Path(f"dir{i % 3}") / f"clip{i}.flac" for i in range(200)]

@@ -43,7 +43,12 @@ holds ``model.msgpack``, ``model.json`` and the style clip ``style.wav`` (:func:
 
 **The corpus** (host side, numpy): :func:`content_files` lists the shared LJSpeech, ESC-50
 and music clips, :func:`split_files` holds some out by a hash of the file name, and
-:class:`Corpus` serves fixed-length crops of the active parts of each clip.
+:class:`Corpus` serves fixed-length crops of the active parts of each clip, each with the
+receptive field's left context of its clip (:func:`context_samples`; silence before the clip's
+start): the loss scores only the frames after it, each of which saw real audio (or a stream's
+opening silence) in its receptive field, as every frame of a long clip does. (Without it, a
+2 s crop has silence in the receptive field of most frames, and a generator trained so fades
+out after ``R`` frames of a long clip.)
 """
 
 from __future__ import annotations
@@ -97,6 +102,13 @@ def receptive_field(generator: FeedForwardGenerator) -> int:
     raise ValueError(f"kernel_width, channels and dilations must be >= 1, got {k}, "
                      f"{generator.channels}, {dilations}")
   return 1 + (k - 1) * (1 + 2 * sum(int(d) for d in dilations))
+
+
+def context_samples(generator: FeedForwardGenerator, stft: representations.Stft) -> int:
+  """The audio before a crop that gives each of its frames a full receptive field:
+  ``(R - 1)`` hops, so a crop of ``n`` frames encodes, with it, to ``n + R - 1`` frames
+  (either centre setting: a frame count grows by one per hop)."""
+  return (receptive_field(generator) - 1) * int(stft.hop_length)
 
 
 def bound(y: jax.Array, value_range: tuple[float, float | None], sharpness: float) -> jax.Array:
@@ -409,12 +421,19 @@ def style_targets(net: nets.Net, x_style: ArrayLike, n_frames: int
 
 def batch_loss_terms(gen_params: Any, x: jax.Array, net_params: Any,
                      style: dict[str, losses.StyleTarget], *, generator: FeedForwardGenerator,
-                     features_fn: optimize.FeaturesFn, config: optimize.LossConfig
-                     ) -> dict[str, jax.Array]:
+                     features_fn: optimize.FeaturesFn, config: optimize.LossConfig,
+                     context: bool = False) -> dict[str, jax.Array]:
   """The engine's loss terms at ``G(x_c)``, averaged over content clips ``x [batch, frames,
   bins]`` (``{"style", "content", "range", "total"}``; each clip's content target is its own
-  activations, as :func:`optimize.make_targets` makes them)."""
-  y = generator.apply(gen_params, x)
+  activations, as :func:`optimize.make_targets` makes them).
+
+  With ``context``, each clip starts with ``R - 1`` frames of left context
+  (:func:`context_samples`): the generator consumes them (``with_context``) and the loss sees
+  only the frames after them, so every frame it scores had real audio in its receptive field
+  (or the silence before a clip, as a stream has), as on a long clip.
+  """
+  y = generator.apply(gen_params, x, with_context=context)
+  x = x[:, x.shape[1] - y.shape[1]:]
 
   def one(x_c, y_c):
     feats = features_fn(net_params, x_c)
@@ -460,12 +479,13 @@ def init_state(generator: FeedForwardGenerator, key: jax.Array, n_bins: int,
 
 def train_step(state, x: jax.Array, net_params: Any, style: dict[str, losses.StyleTarget], *,
                generator: FeedForwardGenerator, features_fn: optimize.FeaturesFn,
-               config: optimize.LossConfig):
+               config: optimize.LossConfig, context: bool = False):
   """One Adam step on a batch ``x [batch, frames, bins]`` (pure; jit it with the keyword
-  arguments bound). Returns ``(state, terms)``, the terms at the parameters before the step."""
+  arguments bound; ``context`` as in :func:`batch_loss_terms`). Returns ``(state, terms)``,
+  the terms at the parameters before the step."""
   def objective(params):
     terms = batch_loss_terms(params, x, net_params, style, generator=generator,
-                             features_fn=features_fn, config=config)
+                             features_fn=features_fn, config=config, context=context)
     return terms["total"], terms
 
   (_, terms), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
@@ -482,6 +502,11 @@ class TrainConfig:
     learning_rate: Adam's step size.
     gain_db: each crop's level is lowered by a uniform ``[0, gain_db]`` dB (the generator
       sees the levels it will meet; ``log1p`` depends on the level).
+    context: each crop comes with the receptive field's left context of its clip
+      (:func:`context_samples`; silence before the clip's start) and the loss sees only the
+      frames after it (:func:`batch_loss_terms`). Without it every crop starts from silence,
+      and most frames of a short crop see that silence: the generator then learns a regime
+      a long clip never has.
     seed: the generator's initial weights and the batches (the loss net's weights come from
       ``settings.seed``, as the engine's).
     log_every, eval_every, checkpoint_every: steps between progress lines, held-out losses
@@ -492,6 +517,7 @@ class TrainConfig:
   batch_size: int = 8
   learning_rate: float = 1e-3
   gain_db: float = 12.0
+  context: bool = True
   seed: int = 0
   log_every: int = 10
   eval_every: int = 100
@@ -499,7 +525,7 @@ class TrainConfig:
 
   def trajectory(self) -> dict:
     return {k: v for k, v in dataclasses.asdict(self).items()
-            if k in ("batch_size", "learning_rate", "gain_db", "seed")}
+            if k in ("batch_size", "learning_rate", "gain_db", "context", "seed")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -531,7 +557,8 @@ def train(workdir: str | Path, settings: transfer.Settings, generator: FeedForwa
   Args:
     settings: the engine's settings (net, STFT, loss weights, filters, seed).
     style_audio: the style clip ``[samples]`` at ``settings.stft.sr`` (its whole length).
-    corpus: training crops at the same rate (:func:`load_corpus`).
+    corpus: training crops at the same rate (:func:`load_corpus`; ``config.context`` sets
+      its context).
     heldout: crops for the held-out loss (each clip's loudest crop; :meth:`Corpus.fixed`),
       described (file names) under ``heldout`` in ``model.json``.
     provenance: recorded in ``model.json`` (e.g. :func:`specst_jax.provenance.record`).
@@ -555,8 +582,11 @@ def train(workdir: str | Path, settings: transfer.Settings, generator: FeedForwa
   style_audio = np.asarray(style_audio, np.float32)
   x_s = encode(style_audio)
   net.check_frames(x_s, "style")
-  n_frames = settings.stft.n_frames(corpus.crop_samples)
+  n_frames = settings.stft.n_frames(corpus.crop_samples)  # the frames a loss sees
   net.check_frames(jnp.zeros((n_frames, 1)), "a crop")
+  context = context_samples(generator, settings.stft) if config.context else 0
+  corpus = corpus.with_context(context)
+  heldout = None if heldout is None else heldout.with_context(context)
   run = json.loads(json.dumps(dict(
       settings=settings.as_dict(), generator=generator_dict(generator),
       style_sha256=hashlib.sha256(style_audio.tobytes()).hexdigest(),
@@ -618,9 +648,9 @@ def _every(step: int, every: int, last: int) -> bool:
 
 
 @functools.cache
-def _step_fns(generator, features_fn, config):
+def _step_fns(generator, features_fn, config, context):
   """The jitted train step (state donated) and batch loss (compiled once per process)."""
-  kw = dict(generator=generator, features_fn=features_fn, config=config)
+  kw = dict(generator=generator, features_fn=features_fn, config=config, context=context)
   return (jax.jit(functools.partial(train_step, **kw), donate_argnums=0),
           jax.jit(functools.partial(batch_loss_terms, **kw)))
 
@@ -630,7 +660,7 @@ def _loop(job: _Job, generator, state, meta: dict, last: int, save, log, deadlin
   (and at the first step past ``deadline``, where it stops); ``meta["history"]`` and
   ``meta["step"]`` follow the reports."""
   c, net = job.config, job.net
-  step_fn, eval_fn = _step_fns(generator, net.features_fn, net.config)
+  step_fn, eval_fn = _step_fns(generator, net.features_fn, net.config, c.context)
   sums: dict[str, float] = {}
   t_start = first = None
   for step in range(int(state.step) + 1, last + 1):
@@ -831,7 +861,10 @@ class Corpus:
     starts: per clip, the crop starts (every ``hop_seconds``) whose RMS is within
       ``within_db`` of the clip's loudest crop (not silence).
     sr: sample rate in Hz.
-    crop_samples: samples per crop.
+    crop_samples: samples per crop (the part a loss sees).
+    context_samples: samples of each clip before a crop's start that come with it (zeros
+      before the clip's start, as a stream begins): a crop is ``context_samples +
+      crop_samples`` long (:meth:`with_context`).
   """
 
   clips: tuple[np.ndarray, ...] = dataclasses.field(repr=False)
@@ -839,34 +872,46 @@ class Corpus:
   starts: tuple[np.ndarray, ...] = dataclasses.field(repr=False)
   sr: int
   crop_samples: int
+  context_samples: int = 0
 
   def describe(self) -> dict:
     return {"names": list(self.names), "sr": self.sr, "crop_samples": self.crop_samples,
+            "context_samples": self.context_samples,
             "crops": int(sum(len(s) for s in self.starts))}
+
+  def with_context(self, samples: int) -> Corpus:
+    """The same crops, each preceded by ``samples`` samples of its clip (0: none)."""
+    if int(samples) < 0:
+      raise ValueError(f"context samples must be >= 0, got {samples}")
+    return dataclasses.replace(self, context_samples=int(samples))
+
+  def _crop(self, clip: np.ndarray, start: int) -> np.ndarray:
+    """``clip[start - context_samples:start + crop_samples]``, zeros before the clip."""
+    low = int(start) - self.context_samples
+    return np.pad(clip[max(low, 0):int(start) + self.crop_samples], (max(-low, 0), 0))
 
   def batch(self, step: int, batch_size: int, *, seed: int = 0, gain_db: float = 0.0
             ) -> np.ndarray:
-    """Crops ``[batch_size, crop_samples]`` for ``step``, drawn from ``(seed, step)`` alone:
-    uniformly over all valid crops (every active second of audio equally likely), each
-    lowered by a uniform ``[0, gain_db]`` dB."""
+    """Crops ``[batch_size, context_samples + crop_samples]`` for ``step``, drawn from
+    ``(seed, step)`` alone: uniformly over all valid crops (every active second of audio
+    equally likely), each lowered by a uniform ``[0, gain_db]`` dB."""
     rng = np.random.default_rng([int(seed), int(step)])
     counts = np.array([len(s) for s in self.starts])
     picks = rng.integers(0, counts.sum(), int(batch_size))
     which = np.searchsorted(np.cumsum(counts), picks, side="right")
     gains = 10.0 ** (-rng.uniform(0.0, float(gain_db), int(batch_size)) / 20.0)
-    out = np.empty((int(batch_size), self.crop_samples), np.float32)
+    out = np.empty((int(batch_size), self.context_samples + self.crop_samples), np.float32)
     for i, (c, p) in enumerate(zip(which, picks, strict=True)):
-      start = int(self.starts[c][p - (counts[:c].sum())])
-      out[i] = self.clips[c][start:start + self.crop_samples] * gains[i]
+      out[i] = self._crop(self.clips[c], self.starts[c][p - (counts[:c].sum())]) * gains[i]
     return out
 
   def fixed(self) -> np.ndarray:
-    """Each clip's loudest crop ``[clips, crop_samples]`` (the held-out set's crops)."""
+    """Each clip's loudest crop ``[clips, context_samples + crop_samples]`` (the held-out
+    set's crops; loudest by the ``crop_samples`` a loss sees)."""
     out = []
     for clip, starts in zip(self.clips, self.starts, strict=True):
       rms = [float(np.mean(clip[s:s + self.crop_samples] ** 2)) for s in starts]
-      s = int(starts[int(np.argmax(rms))])
-      out.append(clip[s:s + self.crop_samples])
+      out.append(self._crop(clip, starts[int(np.argmax(rms))]))
     return np.stack(out).astype(np.float32)
 
 
