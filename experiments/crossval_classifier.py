@@ -2,7 +2,7 @@
 
   python -m experiments.crossval_classifier \
       --config=experiments/configs/paper.py:log_mel,study,hop512,aug,noaux,wide,srcval \
-      --config.num_epochs=60 --seeds=0,1,2 --workdir=/work/runs/cv_wide
+      --config.num_epochs=60 --seeds=0,1,2 --workdir=out/runs/cv_wide
 
 For each test fold K (``--folds``, default 1-5) and seed S (``--seeds``) it trains on the other
 four folds into ``workdir/foldK_seedS`` (resumed when interrupted, skipped when finished), then

@@ -1,10 +1,11 @@
 r"""Stylises a clip with a trained feed-forward model: one pass of the generator, no optimisation.
 
-  python -m experiments.stylize_fast --model=/work/runs/ff_rooster --content=speech.flac \
+  python -m experiments.stylize_fast --model=out/feedforward/rooster --content=speech.flac \
       --output_dir=out/fast --block_frames=8
 
 ``--model``: a training work directory or shipped model folder (``model.msgpack`` in it) or the
-``.msgpack`` itself (``experiments/train_feedforward.py``). The content is read at the model's
+``.msgpack`` itself (``experiments/train_feedforward.py``); default: the first model shipped
+under ``specst_jax/weights/feedforward/``. The content is read at the model's
 rate; its spectrogram goes through the compiled generator (``feedforward.stylize_fast``) and
 ``--phase_method`` (default ``rtpghi``: one pass, real time). Timings are of a second call
 (the first compiles; its wall time is ``first_call_s``): ``rtf_spectrogram`` = generator
@@ -34,7 +35,8 @@ from absl import app, flags
 from specst_jax import audio, cli, files, listener, phase, provenance
 from specst_jax.style import feedforward, output_files, transfer
 
-_MODEL = flags.DEFINE_string("model", None, "model folder (model.msgpack in it) or .msgpack file")
+_MODEL = flags.DEFINE_string("model", None, "model folder (model.msgpack in it) or .msgpack "
+                             "file (default: the first shipped model)")
 _CONTENT = flags.DEFINE_string("content", None, "content audio file (read at the model's rate)")
 _OUT = flags.DEFINE_string("output_dir", "out/stylize_fast", "output folder")
 _STYLE = flags.DEFINE_string("style", None, "the style clip the model was trained on (default: "
@@ -47,12 +49,24 @@ _BLOCK = flags.DEFINE_integer("block_frames", 0, "also stream the spectrogram th
                               "generator in blocks of this many frames (0: no streaming)")
 _MAX_SECONDS = flags.DEFINE_float("max_seconds", 600.0, "refuse a longer content file, before "
                                   "any work (0: no limit)")
-flags.mark_flags_as_required(["model", "content"])
+flags.mark_flags_as_required(["content"])
 
 NAMES = (output_files.RESULT, output_files.CONTENT, *output_files.style_names(1),
          output_files.FIGURE, "metrics.json", "index.html")
 CAPTION = ("Spectrograms, dB re each one's maximum: the inputs; the magnitude the generator "
            "made; result.wav as written, re-analysed with the model's STFT (what you hear).")
+
+
+def model_path() -> str:
+  """``--model``, or the first shipped model's folder."""
+  if _MODEL.value is not None:
+    return _MODEL.value
+  shipped = feedforward.shipped_models()
+  if not shipped:
+    raise ValueError(f"--model: no shipped feed-forward model in {feedforward.SHIPPED_DIR}; "
+                     "train one (python -m experiments.train_feedforward --style=FILE "
+                     "--workdir=DIR) and pass --model=DIR")
+  return str(shipped[0])
 
 
 def load(model_path: str) -> feedforward.StyleModel:
@@ -120,12 +134,13 @@ def run(output_dir: str) -> dict:
     raise ValueError(f"--block_frames must be >= 0, got {_BLOCK.value}")
   if _PHASE_ITER.value < 0:
     raise ValueError(f"--phase_iter must be >= 0, got {_PHASE_ITER.value}")
-  model_file = feedforward.model_file(_MODEL.value)
+  given = model_path()
+  model_file = feedforward.model_file(given)
   style_in = _STYLE.value or str(model_file.parent / feedforward.STYLE_CLIP)
   inputs = [_CONTENT.value, str(model_file), str(model_file.with_suffix(".json")), style_in]
   out = files.check_output_dir(output_dir, inputs=inputs, names=NAMES)
   audio.check_duration(_CONTENT.value, _MAX_SECONDS.value, flag="--max_seconds")
-  model = load(_MODEL.value)
+  model = load(given)
   s = dataclasses.replace(model.settings, phase_method=_PHASE.value, phase_iter=_PHASE_ITER.value)
   found = feedforward.load_style(model, model_file, _STYLE.value)
   style, style_file = found if found is not None else (None, None)

@@ -1,7 +1,7 @@
 """Trains the Wyse classifier on ESC-50 (resumes from the work directory's last checkpoint).
 
   python -m experiments.train_classifier --config=experiments/configs/paper.py \
-      --workdir=/work/runs/paper_unit_db
+      --workdir=out/runs/paper_unit_db
 
 Writes ``metrics.jsonl``, ``curves.png``, ``checkpoints/`` and ``best.msgpack`` (+ ``.json``,
 the epoch with the best validation accuracy) into the work directory

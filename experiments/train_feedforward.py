@@ -1,7 +1,7 @@
 r"""Trains a feed-forward style generator for one style clip (resumes from the work directory).
 
   python -m experiments.train_feedforward --style=../shared/data/rooster/rooster_wyse2017.wav \
-      --workdir=/work/runs/ff_rooster --filters=1024 --steps=2000 --max_minutes=50
+      --workdir=out/feedforward/rooster --filters=1024 --steps=2000 --max_minutes=50
 
 The engine's settings come from the net's defaults and the setting flags, as in
 ``experiments/style_transfer.py`` (``transfer.Settings.for_net``; ``--seed`` draws the loss
@@ -53,6 +53,8 @@ _CONTEXT = flags.DEFINE_bool("context", True, "give each crop the receptive fiel
 _STEPS = flags.DEFINE_integer("steps", 2000, "training steps (a resumed run may raise it)")
 _BATCH = flags.DEFINE_integer("batch_size", 8, "crops per step")
 _LR = flags.DEFINE_float("learning_rate", 1e-3, "Adam's step size")
+_CLIP = flags.DEFINE_float("clip_norm", 0.0, "clip the gradient's global norm to this before "
+                           "Adam (0: no clipping)")
 _GAIN = flags.DEFINE_float("gain_db", 12.0, "each crop is lowered by a uniform [0, gain_db] dB")
 _SEED = flags.DEFINE_integer("seed", 0, "PRNG seed: the loss net's random weights (as the "
                              "optimisation's), the generator's first weights and the batches")
@@ -82,6 +84,8 @@ def check_flags() -> None:
   for name, flag in (("crop_seconds", _CROP), ("learning_rate", _LR)):
     if not flag.value > 0:
       raise ValueError(f"--{name} must be > 0, got {flag.value}")
+  if _CLIP.value < 0:
+    raise ValueError(f"--clip_norm must be >= 0, got {_CLIP.value}")
   if _MAX_MINUTES.value < 0:
     raise ValueError(f"--max_minutes must be >= 0, got {_MAX_MINUTES.value}")
   if not _DILATIONS.value or any(not d.isdigit() or int(d) < 1 for d in _DILATIONS.value):
@@ -127,8 +131,9 @@ def run(deadline: float | None) -> feedforward.TrainResult:
       representation, channels=_CHANNELS.value, kernel_width=_KERNEL.value,
       dilations=tuple(int(d) for d in _DILATIONS.value))
   config = feedforward.TrainConfig(
-      steps=_STEPS.value, batch_size=_BATCH.value, learning_rate=_LR.value, gain_db=_GAIN.value,
-      context=_CONTEXT.value, seed=_SEED.value, log_every=_LOG_EVERY.value,
+      steps=_STEPS.value, batch_size=_BATCH.value, learning_rate=_LR.value,
+      clip_norm=_CLIP.value, gain_db=_GAIN.value, context=_CONTEXT.value, seed=_SEED.value,
+      log_every=_LOG_EVERY.value,
       eval_every=_EVAL_EVERY.value, checkpoint_every=_CKPT_EVERY.value)
   print(f"train_feedforward: {settings.net} loss net ({weights}), generator "
         f"{feedforward.generator_dict(generator)}, receptive field "

@@ -13,6 +13,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import soundfile as sf
 from absl.testing import absltest, parameterized
@@ -223,6 +224,31 @@ class LossTest(chex.TestCase, parameterized.TestCase):
     self.assertEqual(int(state.step), 3)
     self.assertLess(losses[1], losses[0])
     self.assertLess(losses[2], losses[1])
+    # The reported gradient norm is the global norm of the loss's gradient at the step's start.
+    _, terms = step(state, x)
+    grad = jax.grad(lambda p: ff.batch_loss_terms(p, x, net.params, style, **kw)["total"])(
+        state.params)
+    np.testing.assert_allclose(float(terms["grad_norm"]), float(optax.global_norm(grad)),
+                               rtol=1e-4)
+
+  def test_clipping_is_adam_on_the_clipped_gradient(self):
+    params = {"w": jnp.array([0.5, -1.0, 2.0])}
+    grads = [{"w": jnp.array([0.3, 0.1, -0.2])}, {"w": jnp.array([60.0, -80.0, 0.0])}]
+    clipped = [grads[0], {"w": grads[1]["w"] / 100.0}]  # norms 0.37 (kept) and 100 -> 1
+    want = got = params
+    tx, adam = ff._adam(1e-2, 1.0), optax.adam(1e-2)
+    s_tx, s_adam = tx.init(params), adam.init(params)
+    for g, g_clipped in zip(grads, clipped, strict=True):
+      u, s_tx = tx.update(g, s_tx, got)
+      got = optax.apply_updates(got, u)
+      u, s_adam = adam.update(g_clipped, s_adam, want)
+      want = optax.apply_updates(want, u)
+    np.testing.assert_allclose(got["w"], want["w"], rtol=1e-6)
+    plain = ff._adam(1e-2, 0.0)  # 0: no clipping, Adam itself
+    u, _ = plain.update(grads[1], plain.init(params), params)
+    u_adam, _ = adam.update(grads[1], adam.init(params), params)
+    np.testing.assert_array_equal(u["w"], u_adam["w"])
+    self.assertIs(ff._adam(1e-2, 1.0), tx)  # one object per setting (the compiled step's key)
 
 
 class TrainTest(chex.TestCase):

@@ -458,19 +458,21 @@ def engine_loss_terms(net: nets.Net, y: ArrayLike, x_content: ArrayLike,
 
 
 @functools.cache
-def _adam(learning_rate: float) -> optax.GradientTransformation:
-  """One optimiser object per step size: the state's static ``tx`` is part of the compiled
-  step's cache key, so a second run in the process (a resume) reuses the compiled step."""
-  return optax.adam(learning_rate)
+def _adam(learning_rate: float, clip_norm: float = 0.0) -> optax.GradientTransformation:
+  """Adam, after clipping the gradient's global norm to ``clip_norm`` (0: no clipping). One
+  object per setting: the state's static ``tx`` is part of the compiled step's cache key, so a
+  second run in the process (a resume) reuses the compiled step."""
+  adam = optax.adam(learning_rate)
+  return optax.chain(optax.clip_by_global_norm(clip_norm), adam) if clip_norm > 0 else adam
 
 
 def init_state(generator: FeedForwardGenerator, key: jax.Array, n_bins: int,
-               learning_rate: float):
-  """The train state (step, params, Adam state): the classifier's
+               learning_rate: float, clip_norm: float = 0.0):
+  """The train state (step, params, optimiser state): the classifier's
   :class:`~specst_jax.classifier.steps.TrainState`, whose orbax checkpoints are reused."""
   from specst_jax.classifier import steps  # the shared train state, on use
   params = init_params(generator, key, n_bins)
-  tx = _adam(float(learning_rate))
+  tx = _adam(float(learning_rate), float(clip_norm))
   # No apply_fn: the generator is bound into the compiled step. (A bound method compares by
   # identity, and the state's static fields key the compiled step.)
   return steps.TrainState(step=jnp.zeros((), jnp.int32), apply_fn=None, params=params, tx=tx,
@@ -482,14 +484,15 @@ def train_step(state, x: jax.Array, net_params: Any, style: dict[str, losses.Sty
                config: optimize.LossConfig, context: bool = False):
   """One Adam step on a batch ``x [batch, frames, bins]`` (pure; jit it with the keyword
   arguments bound; ``context`` as in :func:`batch_loss_terms`). Returns ``(state, terms)``,
-  the terms at the parameters before the step."""
+  the terms at the parameters before the step and ``grad_norm``, the gradient's global norm
+  (before any clipping)."""
   def objective(params):
     terms = batch_loss_terms(params, x, net_params, style, generator=generator,
                              features_fn=features_fn, config=config, context=context)
     return terms["total"], terms
 
   (_, terms), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
-  return state.apply_gradients(grads=grads), terms
+  return state.apply_gradients(grads=grads), dict(terms, grad_norm=optax.global_norm(grads))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -500,6 +503,10 @@ class TrainConfig:
     steps: the step budget (a resumed run may raise it).
     batch_size: content crops per step.
     learning_rate: Adam's step size.
+    clip_norm: the gradient's global norm is clipped to this before Adam (0: no clipping).
+      The Gram losses have rare steps whose gradient is orders of magnitude above the usual;
+      unclipped, one such run of steps can push every output below the representation's
+      floor, where the smooth clamp's gradient vanishes and training never recovers.
     gain_db: each crop's level is lowered by a uniform ``[0, gain_db]`` dB (the generator
       sees the levels it will meet; ``log1p`` depends on the level).
     context: each crop comes with the receptive field's left context of its clip
@@ -516,6 +523,7 @@ class TrainConfig:
   steps: int = 2000
   batch_size: int = 8
   learning_rate: float = 1e-3
+  clip_norm: float = 0.0
   gain_db: float = 12.0
   context: bool = True
   seed: int = 0
@@ -525,7 +533,7 @@ class TrainConfig:
 
   def trajectory(self) -> dict:
     return {k: v for k, v in dataclasses.asdict(self).items()
-            if k in ("batch_size", "learning_rate", "gain_db", "context", "seed")}
+            if k in ("batch_size", "learning_rate", "clip_norm", "gain_db", "context", "seed")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -562,8 +570,9 @@ def train(workdir: str | Path, settings: transfer.Settings, generator: FeedForwa
     heldout: crops for the held-out loss (each clip's loudest crop; :meth:`Corpus.fixed`),
       described (file names) under ``heldout`` in ``model.json``.
     provenance: recorded in ``model.json`` (e.g. :func:`specst_jax.provenance.record`).
-    log: one line per progress report: ``feedforward step S/N: loss L[, held-out H], R
-      steps/s, T s left`` (the rate is measured from the first step done, after compiling).
+    log: one line per progress report: ``feedforward step S/N: loss L[, held-out H], grad
+      norm G, R steps/s, T s left`` (means since the last report; the rate is measured from
+      the first step done, after compiling).
     stop_after_step: stop once this many steps are done (simulates an interruption).
     deadline: a :func:`time.monotonic` time: the first step that ends after it is reported,
       evaluated and checkpointed like a scheduled one, and the run stops there (resume it
@@ -592,7 +601,7 @@ def train(workdir: str | Path, settings: transfer.Settings, generator: FeedForwa
       style_sha256=hashlib.sha256(style_audio.tobytes()).hexdigest(),
       corpus=corpus.describe(), **config.trajectory())))
   state = init_state(generator, jax.random.key(config.seed), settings.stft.n_bins,
-                     config.learning_rate)
+                     config.learning_rate, config.clip_norm)
   job = _Job(net, style_targets(net, x_s, n_frames), encode, corpus, config,
              None if heldout is None else encode(heldout.fixed()))
 
@@ -689,7 +698,8 @@ def _loop(job: _Job, generator, state, meta: dict, last: int, save, log, deadlin
     rate = (step - first) / (now - t_start) if step > first else 0.0
     left = f"{(c.steps - step) / rate:.0f} s left" if rate > 0 else "rate next time"
     held = f", held-out {record['heldout_loss']:.6g}" if evaluate else ""
-    log(f"feedforward step {step}/{c.steps}: loss {record['total']:.6g}{held}, "
+    log(f"feedforward step {step}/{c.steps}: loss {record['total']:.6g}{held}, grad norm "
+        f"{record['grad_norm']:.3g}, "
         f"{rate:.2f} steps/s, {left}")
     if checkpoint:
       save(state, meta)
