@@ -1,7 +1,11 @@
 r"""Trains a feed-forward style generator for one style clip (resumes from the work directory).
 
   python -m experiments.train_feedforward --style=../shared/data/rooster/rooster_wyse2017.wav \
-      --workdir=out/feedforward/rooster --filters=1024 --steps=2000 --max_minutes=50
+      --workdir=out/feedforward/rooster --filters=1024 --phase_method=rtpghi --max_minutes=38
+
+(the shipped ``specst_jax/weights/feedforward/rooster`` model's command: its defaults are that
+recipe, 256 channels, Adam 3e-4 on gradients clipped to a global norm of 1e5, 6000 steps of 8
+crops of 2 s with their left context; it stopped at step 5789 after 38 minutes on this CPU)
 
 The engine's settings come from the net's defaults and the setting flags, as in
 ``experiments/style_transfer.py`` (``transfer.Settings.for_net``; ``--seed`` draws the loss
@@ -33,6 +37,7 @@ from specst_jax.style import feedforward, transfer
 SETTINGS = ("sr", "n_fft", "hop_length", "content_weight", "style_weight", "filters",
             "phase_method", "phase_iter")
 DEFAULT_GENERATOR = feedforward.FeedForwardGenerator()
+DEFAULT_CONFIG = feedforward.TrainConfig()  # the shipped rooster model's recipe
 
 _STYLE = flags.DEFINE_string("style", None, "the style audio file (its whole length)")
 _WORKDIR = flags.DEFINE_string("workdir", None, "work directory: checkpoints and the model")
@@ -50,12 +55,14 @@ _CROP = flags.DEFINE_float("crop_seconds", 2.0, "seconds per training crop (the 
 _CONTEXT = flags.DEFINE_bool("context", True, "give each crop the receptive field's left "
                              "context of its clip (silence before the clip's start); the loss "
                              "sees only the frames after it")
-_STEPS = flags.DEFINE_integer("steps", 2000, "training steps (a resumed run may raise it)")
-_BATCH = flags.DEFINE_integer("batch_size", 8, "crops per step")
-_LR = flags.DEFINE_float("learning_rate", 1e-3, "Adam's step size")
-_CLIP = flags.DEFINE_float("clip_norm", 0.0, "clip the gradient's global norm to this before "
-                           "Adam (0: no clipping)")
-_GAIN = flags.DEFINE_float("gain_db", 12.0, "each crop is lowered by a uniform [0, gain_db] dB")
+_STEPS = flags.DEFINE_integer("steps", DEFAULT_CONFIG.steps,
+                              "training steps (a resumed run may raise it)")
+_BATCH = flags.DEFINE_integer("batch_size", DEFAULT_CONFIG.batch_size, "crops per step")
+_LR = flags.DEFINE_float("learning_rate", DEFAULT_CONFIG.learning_rate, "Adam's step size")
+_CLIP = flags.DEFINE_float("clip_norm", DEFAULT_CONFIG.clip_norm,
+                           "clip the gradient's global norm to this before Adam (0: no clipping)")
+_GAIN = flags.DEFINE_float("gain_db", DEFAULT_CONFIG.gain_db,
+                           "each crop is lowered by a uniform [0, gain_db] dB")
 _SEED = flags.DEFINE_integer("seed", 0, "PRNG seed: the loss net's random weights (as the "
                              "optimisation's), the generator's first weights and the batches")
 _CHANNELS = flags.DEFINE_integer("channels", DEFAULT_GENERATOR.channels,

@@ -151,7 +151,7 @@ class FeedForwardGenerator(nn.Module):
     sharpness: of the smooth clamp (:func:`bound`).
   """
 
-  channels: int = 128
+  channels: int = 256
   kernel_width: int = 3
   dilations: tuple[int, ...] = (1, 2, 4, 8)
   value_range: tuple[float, float | None] = (0.0, None)
@@ -520,10 +520,10 @@ class TrainConfig:
       and checkpoints (0: only at the end).
   """
 
-  steps: int = 2000
+  steps: int = 6000
   batch_size: int = 8
-  learning_rate: float = 1e-3
-  clip_norm: float = 0.0
+  learning_rate: float = 3e-4
+  clip_norm: float = 1e5
   gain_db: float = 12.0
   context: bool = True
   seed: int = 0
