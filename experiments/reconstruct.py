@@ -4,11 +4,11 @@
 
 Writes OUT.wav, OUT.original.wav, OUT.png, OUT.json (the spectral convergence in dB, lower is
 better; the reconstruction's wall time, compilation included, or with ``--warm_timing`` a second,
-compiled run's; the output gain; the listener check of both files) and OUT.html (the listening
-page) as one set. ``--nocenter`` reconstructs a non-centred STFT (the Wyse net's). The work is specst_jax.reconstruct_file.reconstruct_file; its
-docstring gives the level rule (a peak above 1 is scaled to 0.99) and the memory per second.
-Inputs longer than ``--max_seconds`` (default 120 s, under 2 GB) are refused from the file's
-header, before decoding.
+compiled run's; the output gain; the listener check of both files) and OUT.html (the listening page)
+as one set. ``--nocenter`` reconstructs a non-centred STFT (the Wyse net's). The work is
+specst_jax.reconstruct_file.reconstruct_file; its docstring gives the level rule (a peak above 1 is
+scaled to 0.99) and the memory per second. Inputs longer than ``--max_seconds`` (default 120 s,
+under 2 GB) are refused from the file's header, before decoding.
 
 Errors (a bad input file, an output location that cannot be written, an output that would
 replace the input) give one line on stderr and exit status 1, before any computation;
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from specst_jax import cli, phase, reconstruct_file
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from specst_jax import cli, overview, signals
 

@@ -67,8 +67,6 @@ from specst_jax.spectral import (
     stft,
     window_sumsquare,
 )
-from specst_jax.style.transfer import Stylized
-from specst_jax.style.transfer import stylize_audio as stylize
 from specst_jax.style import (
     LossConfig,
     NetFeatures,
@@ -81,5 +79,7 @@ from specst_jax.style import (
     style_loss,
     style_target,
 )
+from specst_jax.style.transfer import Stylized
+from specst_jax.style.transfer import stylize_audio as stylize
 
 __version__ = "0.1.0"

@@ -11,8 +11,8 @@ no traceback.
 """
 
 import contextlib
-import os
 import logging
+import os
 import sys
 from collections.abc import Iterator
 

@@ -15,7 +15,6 @@ from jax.typing import ArrayLike
 
 from specst_jax.spectral import magnitude
 
-
 # numpy reductions a librosa user passes as ``ref`` (``ref=np.max``), as their jnp twins (jittable).
 _NUMPY_REDUCTIONS = {np.max: jnp.max, np.amax: jnp.max, np.min: jnp.min, np.amin: jnp.min,
                      np.mean: jnp.mean, np.median: jnp.median}

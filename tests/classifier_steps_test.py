@@ -1,22 +1,19 @@
 """Tests for specst_jax/classifier/steps.py: loss against numpy, augmentation, sharded steps."""
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conftest import run_on_host_devices
 
 from specst_jax.classifier import steps
 from specst_jax.models.wyse import WyseClassifier
 
-ROOT = Path(__file__).resolve().parents[1]
 JIT = pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+
 
 def _log_softmax_ce(logits, labels):
   z = logits - logits.max(-1, keepdims=True)
@@ -181,10 +178,7 @@ def test_data_parallel_matches_single_device():
     jax.tree.map(lambda p, q: np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6), *out)
     print("OK")
   """)
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-             JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-  r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                     timeout=300, cwd=ROOT)
+  r = run_on_host_devices(code, 2)
   assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-2000:]
 
 

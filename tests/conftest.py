@@ -20,6 +20,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,7 +30,8 @@ import pytest
 import soundfile as sf
 from esc50_fake import make_fake_esc50
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
 
 
 def _session_compilation_cache() -> str | None:
@@ -51,6 +54,15 @@ _CACHE_DIR = _session_compilation_cache()
 def pytest_unconfigure(config):
   if _CACHE_DIR:
     shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
+
+def run_on_host_devices(code: str, n_devices: int) -> subprocess.CompletedProcess:
+  """Runs ``code`` in a fresh Python process (from the repository root) that sees
+  ``n_devices`` simulated CPU devices; the caller asserts on the result."""
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}",
+             JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+  return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                        timeout=300, cwd=ROOT)
 
 
 def rel_err(actual, expected) -> float:

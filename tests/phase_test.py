@@ -27,6 +27,7 @@ import librosa
 import numpy as np
 import pytest
 from absl.testing import absltest, parameterized
+from conftest import run_on_host_devices
 
 from specst_jax import phase, spectral
 
@@ -416,11 +417,7 @@ def test_per_item_keys_make_each_item_its_own_call(method):
 def test_sharded_over_devices_equals_the_whole_batch():
   """reconstruct_sharded over 4 (simulated) devices, each device its own pairs: equal to one
   reconstruct of the whole batch with the same per-item keys, for a random and a PGHI start."""
-  import os
-  import subprocess
-  import sys
   import textwrap
-  from pathlib import Path
   code = textwrap.dedent("""
       import jax, numpy as np
       from specst_jax import phase, spectral
@@ -447,10 +444,7 @@ def test_sharded_over_devices_equals_the_whole_batch():
         assert "one per item" in str(e), e
       print("OK")
   """)
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-             JAX_PLATFORMS="cpu")
-  out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                       timeout=300, cwd=Path(__file__).resolve().parents[1])
+  out = run_on_host_devices(code, 4)
   assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-3000:]
 
 

@@ -3,13 +3,14 @@
 tests/golden/README.md holds the commands; the VGG-19 case ran ``experiments.style_transfer`` at
 commit f3be592 (the pre-redesign main), the Ulyanov and Wyse cases were re-recorded in session 13
 when the loss became exact near the optimum (float64 frame products: the old float32 curves differ
-from the exact ones by up to 3 % after a few L-BFGS steps), L-BFGS's memory grew to 30, and the iSTFT stopped amplifying the
-edges of a non-centred STFT (the old Wyse goldens were a click at sample 1 and near-silence). Here the library is called in-process with the same settings (``Settings.for_net(net,
-flags, demo=True)``, the same weights and the demo's built-in signals), which is what the main
-does. Tolerances: loss curve and final losses 1e-5 relative (float32; bit-equal on the recording
-machine); the result's peak-normalised audio within 1e-2 of the peak and its magnitude
-spectrogram within 1e-2 of the peak (phase reconstruction amplifies last-bit differences of the
-optimised spectrogram).
+from the exact ones by up to 3 % after a few L-BFGS steps), L-BFGS's memory grew to 30, and the
+iSTFT stopped amplifying the edges of a non-centred STFT (the old Wyse goldens were a click at
+sample 1 and near-silence). Here the library is called in-process with the same settings
+(``Settings.for_net(net, flags, demo=True)``, the same weights and the demo's built-in signals),
+which is what the main does. Tolerances: loss curve and final losses 1e-5 relative (float32;
+bit-equal on the recording machine); the result's peak-normalised audio within 1e-2 of the peak and
+its magnitude spectrogram within 1e-2 of the peak (phase reconstruction amplifies last-bit
+differences of the optimised spectrogram).
 
 The VGG-19 demo (10 L-BFGS iterations of the full random VGG-19) takes minutes on a 2-core CPU:
 the suite checks its first two iterations against the golden loss curve; set

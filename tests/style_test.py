@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
+from conftest import run_on_host_devices
 
 from specst_jax import listener, representations
 from specst_jax.style import losses, nets, optimize, transfer
@@ -456,10 +457,7 @@ class ShardingTest(absltest.TestCase):
           assert "does not divide" in str(e), e
         print("OK")
     """)
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-               JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300, cwd=ROOT)
+    out = run_on_host_devices(code, 4)
     self.assertEqual(out.returncode, 0, out.stderr[-3000:])
     self.assertIn("OK", out.stdout)
 

@@ -154,9 +154,9 @@ class StyleEngine:
 
 
 def _to_audio(settings, rep, x, ref, keys, magnitude_shape, length, devices):
-  """``transfer.to_audio`` of a batch ``[pairs, frames, bins]`` in one call, each pair with its
-  own phase key, the pairs split over ``devices``; if any audio is not finite, pair by pair, so that only those pairs get NaNs
-  (they fail; the batch's others are written)."""
+  """``transfer.to_audio`` of a batch ``[pairs, frames, bins]`` in one call, each pair with its own
+  phase key, the pairs split over ``devices``; if any audio is not finite, pair by pair, so that
+  only those pairs get NaNs (they fail; the batch's others are written)."""
   try:
     S, y, sc = transfer.to_audio(settings, rep, x, ref, keys, length, devices=devices)
     return np.asarray(S), y, np.asarray(sc)

@@ -1,14 +1,14 @@
 """Batch style transfer over a manifest: buckets, device batches, processes, resume.
 
 :func:`run` is the whole job of one process: it takes its share of the items (a stable hash
-of the id, :mod:`specst_jax.batch.shards`), skips the ones already done on disk, groups the
-rest by (settings, bucket length, number of styles) so that each group is one compiled
-program, runs each group in batches of ``batch_size`` pairs through the engine (the pair axis
-sharded over the process's local devices; a partial batch is padded with copies of its last
-pair, whose outputs are dropped; a call that runs out of device memory is halved and retried,
-recorded in each item's ``batch.backed_off_from`` and the summary) and writes each item as it finishes
-(:mod:`specst_jax.batch.store`). Bad items are recorded and skipped. When every process has
-finished (a barrier of the JAX coordination service), process 0 merges the summary.
+of the id, :mod:`specst_jax.batch.shards`), skips the ones already done on disk, groups the rest by
+(settings, bucket length, number of styles) so that each group is one compiled program, runs each
+group in batches of ``batch_size`` pairs through the engine (the pair axis sharded over the
+process's local devices; a partial batch is padded with copies of its last pair, whose outputs are
+dropped; a call that runs out of device memory is halved and retried, recorded in each item's
+``batch.backed_off_from`` and the summary) and writes each item as it finishes
+(:mod:`specst_jax.batch.store`). Bad items are recorded and skipped. When every process has finished
+(a barrier of the JAX coordination service), process 0 merges the summary.
 
 The engine (the audio -> audio style transfer) is passed in: see :class:`Engine` and
 :mod:`specst_jax.batch.engine`.

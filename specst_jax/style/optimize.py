@@ -307,13 +307,13 @@ def run_style_transfer(params: Any, x0: jax.Array, targets: Targets, *, features
   ``n_iter``, ``learning_rate``, ``memory_size``, ``ftol``. vmap over ``(x0, targets)`` for a batch.
 
   The best iterate (the lowest loss seen) is returned, and why the run stopped
-  (:data:`STOP_REASONS`): ``"max_iter"``; ``"converged"``: an L-BFGS iteration whose line
-  search succeeded lowered the loss by at most ``ftol * max(|f_prev|, |f|, 1)``, or the
-  gradient's largest entry at the best iterate is at most 1e-5 (scipy L-BFGS-B's ``ftol`` and
-  ``pgtol`` rules); ``"line_search_failed"``: the zoom line search found no step that lowers
-  the loss (with sufficient decrease) twice in a row (after the first failure L-BFGS restarts from the best
-  iterate with an empty memory). The loss is exact near the optimum
-  (:mod:`specst_jax.style.losses`), so a failure is a real one, not a float32 tie.
+  (:data:`STOP_REASONS`): ``"max_iter"``; ``"converged"``: an L-BFGS iteration whose line search
+  succeeded lowered the loss by at most ``ftol * max(|f_prev|, |f|, 1)``, or the gradient's largest
+  entry at the best iterate is at most 1e-5 (scipy L-BFGS-B's ``ftol`` and ``pgtol`` rules);
+  ``"line_search_failed"``: the zoom line search found no step that lowers the loss (with sufficient
+  decrease) twice in a row (after the first failure L-BFGS restarts from the best iterate with an
+  empty memory). The loss is exact near the optimum (:mod:`specst_jax.style.losses`), so a failure
+  is a real one, not a float32 tie.
 
   Args:
     params: network parameters (not optimised).

@@ -276,12 +276,12 @@ def peak_normalize(y: ArrayLike, *, peak: float = 0.9, only_above: float | None 
                    ) -> np.ndarray:
   """THE peak normalisation: each clip ``[..., samples]`` scaled to ``peak`` (float32).
 
-  The level is set by the clip's *body*: all but the first and last
-  :func:`listener.edge_length` samples (the listener check's edges), where a phase reconstruction is least constrained. A few edge samples must never
-  set the level of a clip (one loud edge sample scaled to ``peak`` leaves a click and a
-  near-silent clip). If an edge is still louder than ``peak`` after the body's gain, that
-  edge alone fades in (out) over its samples with a raised cosine, and if a sample there
-  still exceeds ``peak`` the whole clip is scaled down to it: the result never exceeds
+  The level is set by the clip's *body*: all but the first and last :func:`listener.edge_length`
+  samples (the listener check's edges), where a phase reconstruction is least constrained. A few
+  edge samples must never set the level of a clip (one loud edge sample scaled to ``peak`` leaves a
+  click and a near-silent clip). If an edge is still louder than ``peak`` after the body's gain,
+  that edge alone fades in (out) over its samples with a raised cosine, and if a sample there still
+  exceeds ``peak`` the whole clip is scaled down to it: the result never exceeds
   ``peak``.
 
   ``only_above``: leave clips whose peak is at most this alone (e.g. 1.0: only fix clipping).
