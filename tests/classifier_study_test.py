@@ -2,6 +2,7 @@
 study (rows x folds x seeds through crossval, paired intervals, per-class differences, curves,
 tables, resumption, the CLI) on a fake ESC-50 tree with a tiny config."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -166,7 +167,9 @@ def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
       stats.bootstrap_interval(d, n_resamples=2000))
   by_fold = d.reshape(len(folds), len(seeds)).mean(1)
   assert c["by_fold"]["differences"] == pytest.approx(by_fold)
-  assert c["verdict"] == "undecided"  # 2 pairs < stats.MIN_PAIRS
+  assert c["by_fold_t"]["mean"] == pytest.approx(by_fold.mean()) and c["by_fold_t"]["n"] == 1
+  assert c["verdict"] == "undecided"  # one fold: no t test
+  assert c["verdict_by_run"] == "undecided"  # 2 pairs < stats.MIN_PAIRS
   # Per class: balanced classes, so the mean of the class accuracies is the mean accuracy.
   (pc,) = res["per_class"]
   assert len(pc["classes"]) == 4
@@ -220,3 +223,40 @@ def test_study_end_to_end_resumes_and_the_cli_reproduces_it(fake, tmp_path):
   with pytest.raises(ValueError, match="row logfreq: fold 5 seed 1: not finished"):
     study.run_study(rows, comps, tmp_path, folds, seeds, log=lambda s: None, train_missing=False)
   assert len(kept) == 3 and {p: p.stat().st_mtime_ns for p in kept} == kept
+
+
+def _fold_comparison(name: str, fold_differences) -> dict:
+  """A comparison record as :func:`study.compare_rows` makes it, from per-fold differences."""
+  return {"a": name, "b": "unit_db",
+          "by_fold_t": dataclasses.asdict(stats.t_test(fold_differences))}
+
+
+def test_fold_verdicts_are_t_tests_over_folds_holm_adjusted():
+  import scipy.stats
+
+  clear_gain = [0.08, 0.10, 0.09, 0.11, 0.07]  # 5 folds, every fold up
+  noisy = [0.05, -0.04, 0.06, -0.02, 0.01]
+  clear_loss = [-0.05, -0.06, -0.04, -0.07, -0.05]
+  comps = study.fold_verdicts([_fold_comparison("a", clear_gain), _fold_comparison("b", noisy),
+                               _fold_comparison("c", clear_loss)])
+  raw = [scipy.stats.ttest_1samp(d, 0.0).pvalue for d in (clear_gain, noisy, clear_loss)]
+  for c, d, p in zip(comps, (clear_gain, noisy, clear_loss), raw, strict=True):
+    t = c["by_fold_t"]
+    assert t["p"] == pytest.approx(p, rel=1e-6)  # reference twin: scipy's one-sample t test
+    lo, hi = scipy.stats.t.interval(0.95, len(d) - 1, loc=np.mean(d),
+                                    scale=scipy.stats.sem(d))
+    assert (t["low"], t["high"]) == pytest.approx((lo, hi), rel=1e-6)
+  # Holm over the family of three, by hand: sorted p times 3, 2, 1, running maximum.
+  order = np.argsort(raw)
+  steps = np.maximum.accumulate(np.minimum(1, (3 - np.arange(3)) * np.asarray(raw)[order]))
+  want = np.empty(3)
+  want[order] = steps
+  assert [c["p_adjusted"] for c in comps] == pytest.approx(want)
+  assert [c["verdict"] for c in comps] == ["higher", "undecided", "lower"]
+  # Holm, not raw p: a gain that passes alone at p < 0.05 can fail in a larger family.
+  borderline = [0.02, 0.05, 0.0, 0.04, 0.03]  # p = 0.031 alone
+  alone = study.fold_verdicts([_fold_comparison("d", borderline)])[0]
+  crowd = study.fold_verdicts([_fold_comparison("d", borderline)]
+                              + [_fold_comparison(f"n{i}", noisy) for i in range(4)])[0]
+  assert alone["p_adjusted"] < 0.05 < crowd["p_adjusted"]
+  assert (alone["verdict"], crowd["verdict"]) == ("higher", "undecided")
