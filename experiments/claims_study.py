@@ -21,9 +21,11 @@ Outputs in ``--workdir``: ``plan.json`` (design, unit order), ``pairs.json`` (pa
 hashes, references), ``items/<condition>__s<seed>__p<pair>.json`` (each item's measures, loss,
 subsampled loss curve, convergence verdict, listener check, provenance),
 ``items/audio/*.flac`` (pairs 0 and 1 at seed 0), ``units.jsonl`` (one line per finished
-unit: seconds, cores, CPU seconds, load average) and ``claims.json`` (design, convergence per
+unit: seconds, cores, CPU seconds, load average), ``claims.json`` (design, convergence per
 condition, each claim's mean, 95 % t interval, Holm-adjusted p and verdict, provenance with
-CPU hours), rewritten at the end of every run.
+CPU hours), and from the kept audio ``figure1.png`` (the paper's four panels for its own pair,
+as written) and ``index.html`` (the listening page; :mod:`specst_jax.studies.figure1_page`), all
+rewritten at the end of every run.
 """
 
 from pathlib import Path
@@ -32,7 +34,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from specst_jax import cli, files
-from specst_jax.studies import figure1_claims, figure1_design, figure1_resume
+from specst_jax.studies import figure1_claims, figure1_design, figure1_page, figure1_resume
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "figure1.py"
 _STUDY = flags.DEFINE_enum("study", "figure1", ["figure1"], "which study (figure1: the "
@@ -66,10 +68,14 @@ def main(argv):
             f"done before, {done['not_started']} not started, of {done['units']}; "
             f"{done['seconds']:.0f} s")
     rep = figure1_claims.report(workdir, cfg=cfg)
+    shown = figure1_page.page(workdir, cfg)
   items = rep["items"]
   print(f"claims_study ({_STUDY.value}): {items['found']}/{items['expected']} items, "
         f"complete: {rep['complete']}, {rep['provenance']['cpu_hours']:.2f} CPU hours; "
         f"{workdir / 'claims.json'}")
+  if shown is not None:
+    print(f"claims_study ({_STUDY.value}): the figure and page: {workdir / figure1_page.FIGURE}, "
+          f"{shown}")
   for c in rep["claims"]:
     print(f"  {c['verdict']:>12}  {c['claim']}: mean {_g(c['mean'])}, 95 % "
           f"[{_g(c['ci95'][0])}, {_g(c['ci95'][1])}], p_adjusted {_g(c['p_adjusted'])}")

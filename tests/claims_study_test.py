@@ -13,7 +13,14 @@ import pytest
 from scipy import stats as scipy_stats
 
 from specst_jax import files
-from specst_jax.studies import convergence, figure1_claims, figure1_resume, stats
+from specst_jax.studies import (
+  convergence,
+  figure1_claims,
+  figure1_page,
+  figure1_resume,
+  figure1_runner,
+  stats,
+)
 from specst_jax.studies import figure1_design as design
 from specst_jax.studies import figure1_units as fu
 from specst_jax.style import transfer
@@ -299,6 +306,7 @@ def test_command_line(tiny, tmp_path):
   r = _cli([*quick, f"--workdir={wd}", "--report_only"])
   assert r.returncode == 0, r.stderr[-3000:]
   assert "8/8 items, complete: True" in r.stdout
+  assert f"the figure and page: {wd / figure1_page.FIGURE}" in r.stdout
   rep = json.loads((wd / fu.CLAIMS).read_text())
   assert rep["provenance"]["command"].startswith("python -m experiments.claims_study")
   new = tmp_path / "new"
@@ -327,3 +335,31 @@ def test_one_pair_per_call(tiny, tmp_path, monkeypatch):
     np.testing.assert_allclose(single[item_id]["final_loss"], rec["final_loss"], rtol=1e-3)
   with pytest.raises(ValueError, match="pairs_per_call"):
     figure1_resume.run(cfg, tmp_path, progress=None)
+
+
+def test_page_and_figure_from_the_kept_audio(tiny, monkeypatch):
+  """The listening page and the four panels come from the files alone (no engine): every kept
+  item's audio, the pair's content and style clips (written by the run), measures, convergence."""
+  cfg, wd, _, _ = tiny
+  monkeypatch.setattr(figure1_runner, "_weights", lambda cfg: (_fake_trained(), None))
+  _forbid_engine(monkeypatch)
+  page = figure1_page.page(wd, cfg)
+  assert page == wd / figure1_page.PAGE and (wd / figure1_page.FIGURE).stat().st_size > 0
+  html = page.read_text()
+  for p in (0, 1):
+    for which in ("content", "style"):
+      assert (wd / figure1_page.AUDIO / f"pair{p:02d}_{which}.flac").is_file()
+      assert f"items/audio/pair{p:02d}_{which}.flac" in html
+    for key in figure1_page.conditions(cfg.noise_levels):
+      assert f"items/audio/{key}__s0__p{p:02d}.flac" in html
+      assert f"items/img/pair{p:02d}_{key}.png" in html
+  assert html.count("listener check") == 8 and "converged" in html
+  assert [k for k, _ in figure1_page.paper_panels(cfg.noise_levels)] == [
+      "trained_r0", "random_r0", "trained_r0.7", "random_r0.7"]
+  # A clip the page needs is gone and the data folder is missing: one clear error naming it.
+  (wd / figure1_page.AUDIO / "pair01_style.flac").rename(wd / "kept_aside.flac")
+  try:
+    with pytest.raises(FileNotFoundError, match="/nonexistent: the shared data folder"):
+      figure1_page.page(wd, cfg)
+  finally:
+    (wd / "kept_aside.flac").rename(wd / figure1_page.AUDIO / "pair01_style.flac")

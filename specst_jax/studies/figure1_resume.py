@@ -20,9 +20,9 @@ from absl import logging
 
 from specst_jax import files, listener, provenance
 from specst_jax.representations import Stft
+from specst_jax.studies import figure1_page, outputs
 from specst_jax.studies import figure1_units as fu
 from specst_jax.studies import judge as judge_lib
-from specst_jax.studies import outputs
 from specst_jax.studies import pairs as pairs_lib
 from specst_jax.studies.figure1_design import Config, conditions, load_pairs
 from specst_jax.studies.figure1_report import style_progress
@@ -146,6 +146,8 @@ def run_unit(study: Study, unit: fu.Unit, *, argv: list[str] | None = None,
     item = unit.item_id(p)
     audio = fu.audio_name(item) if fu.keeps_audio(unit, p) else None
     path = None if audio is None else study.workdir / fu.ITEMS / audio
+    if path is not None:  # the page plays the pair's content and style beside it
+      figure1_page.source_clips(study.workdir, ps.pairs, ps.sr, [p])
     check = _listen(res["audio"][j], res["S"][j], stft, path)
     listener.warn(path or item, check)
     record = fu.item_record(
