@@ -258,7 +258,9 @@ def _lbfgs(objective, value_and_grad, x0, *, n_iter, memory_size, ftol, report, 
     stop = jnp.where(flat, CONVERGED,
                      jnp.where(failed & c["failed_before"], LINE_SEARCH_FAILED,
                                jnp.where(~failed & small, CONVERGED, MAX_ITER)))
-    state = jax.tree.map(lambda a, b: jnp.where(restart, a, b), opt.init(best_x), state)
+    # A conditional, not a select: the select would rebuild the whole history (2 x memory_size
+    # copies of x) on every iteration to use it only on the rare restart.
+    state = jax.lax.cond(restart, lambda: opt.init(best_x), lambda: state)
     return dict(i=c["i"] + 1, x=jnp.where(restart, best_x, x), state=state,
                 value=jnp.where(restart, best_value, new_value),
                 grad=jnp.where(restart, best_grad, new_grad), curve=curve, evals=evals,
