@@ -82,7 +82,7 @@ def sizes() -> dict:
 
 
 def model_paths() -> list[Path]:
-  """``--model``, or the shipped models (``--quick``: the first)."""
+  """``--model``, or the shipped models (``--quick``: the default one, the demo's)."""
   if _MODELS.value:
     return [feedforward.model_file(p) for p in _MODELS.value]
   shipped = feedforward.shipped_models()
@@ -90,7 +90,9 @@ def model_paths() -> list[Path]:
     raise ValueError(f"--model: no shipped feed-forward model in {feedforward.SHIPPED_DIR} yet; "
                      "train one (python -m experiments.train_feedforward --style=FILE "
                      "--workdir=DIR) and pass --model=DIR")
-  return [feedforward.model_file(p) for p in shipped[:1 if _QUICK.value else None]]
+  if _QUICK.value:
+    return [feedforward.model_file(feedforward.default_model())]
+  return [feedforward.model_file(p) for p in shipped]
 
 
 def load_model(path: Path) -> tuple[feedforward.StyleModel, np.ndarray, Path]:

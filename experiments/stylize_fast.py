@@ -36,7 +36,7 @@ from specst_jax import audio, cli, files, listener, phase, provenance
 from specst_jax.style import feedforward, output_files, transfer
 
 _MODEL = flags.DEFINE_string("model", None, "model folder (model.msgpack in it) or .msgpack "
-                             "file (default: the first shipped model)")
+                             "file (default: the shipped rooster model, the demo)")
 _CONTENT = flags.DEFINE_string("content", None, "content audio file (read at the model's rate)")
 _OUT = flags.DEFINE_string("output_dir", "out/stylize_fast", "output folder")
 _STYLE = flags.DEFINE_string("style", None, "the style clip the model was trained on (default: "
@@ -58,15 +58,15 @@ CAPTION = ("Spectrograms, dB re each one's maximum: the inputs; the magnitude th
 
 
 def model_path() -> str:
-  """``--model``, or the first shipped model's folder."""
+  """``--model``, or the shipped default model's folder (:func:`feedforward.default_model`)."""
   if _MODEL.value is not None:
     return _MODEL.value
-  shipped = feedforward.shipped_models()
-  if not shipped:
+  shipped = feedforward.default_model()
+  if shipped is None:
     raise ValueError(f"--model: no shipped feed-forward model in {feedforward.SHIPPED_DIR}; "
                      "train one (python -m experiments.train_feedforward --style=FILE "
                      "--workdir=DIR) and pass --model=DIR")
-  return str(shipped[0])
+  return str(shipped)
 
 
 def load(model_path: str) -> feedforward.StyleModel:

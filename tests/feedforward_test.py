@@ -331,8 +331,12 @@ class TrainTest(chex.TestCase):
       (tmp / name / ff.MODEL_FILE).write_bytes(b"")
     with mock.patch.object(ff, "SHIPPED_DIR", tmp):
       self.assertEqual(ff.shipped_models(), [tmp / "a_style", tmp / "b_style"])
+      self.assertEqual(ff.default_model(), tmp / "a_style")  # no rooster: the first by name
+      with mock.patch.object(ff, "DEFAULT_MODEL", "b_style"):
+        self.assertEqual(ff.default_model(), tmp / "b_style")
     with mock.patch.object(ff, "SHIPPED_DIR", tmp / "none"):
       self.assertEqual(ff.shipped_models(), [])
+      self.assertIsNone(ff.default_model())
     self.assertEqual(ff.model_file(tmp / "a_style"), tmp / "a_style" / ff.MODEL_FILE)
 
   def test_stylize_fast(self):

@@ -85,6 +85,7 @@ MODEL_FILE = "model.msgpack"  # in a training workdir or a shipped model folder,
 STYLE_CLIP = "style.wav"  # beside it: the style clip as trained on (float, the model's rate)
 # Shipped models: one folder per style (model.msgpack, model.json, style.wav).
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "weights" / "feedforward"
+DEFAULT_MODEL = "rooster"  # the shipped model the demo runs (the paper's style example)
 GENERATOR_FIELDS = ("channels", "kernel_width", "dilations", "value_range", "sharpness")
 
 
@@ -788,6 +789,14 @@ def shipped_models() -> list[Path]:
   if not SHIPPED_DIR.is_dir():
     return []
   return sorted(p for p in SHIPPED_DIR.iterdir() if (p / MODEL_FILE).is_file())
+
+
+def default_model() -> Path | None:
+  """The demo's model: the shipped :data:`DEFAULT_MODEL` (the paper's rooster), else the first
+  shipped model by name; None when none is shipped."""
+  shipped = shipped_models()
+  named = [p for p in shipped if p.name == DEFAULT_MODEL]
+  return (named or shipped or [None])[0]
 
 
 def load_style(model: StyleModel, path: str | Path, style: str | Path | None = None
