@@ -111,7 +111,10 @@ def decide_family(entries: list[dict]) -> list[dict]:
   return entries
 
 
-def _convergence(units: list[fu.Unit], names: list[str], items: dict) -> tuple[dict, dict]:
+def convergence_by_condition(units: list[fu.Unit], names: list[str], items: dict
+                             ) -> tuple[dict, dict]:
+  """Per condition: whether every expected item is there and converged, and the counts
+  ``{"converged", "found", "expected"}`` (any claims study's units and item records)."""
   found: dict[str, list[bool]] = {}
   expected: dict[str, int] = {}
   for u in units:
@@ -125,7 +128,8 @@ def _convergence(units: list[fu.Unit], names: list[str], items: dict) -> tuple[d
   return ({k: c["converged"] == c["expected"] for k, c in counts.items()}, counts)
 
 
-def _cpu(lines: list[dict]) -> dict:
+def cpu_record(lines: list[dict]) -> dict:
+  """CPU and wall hours of the ``units.jsonl`` lines (see :data:`CPU_HOURS_HOW`)."""
   return dict(cpu_hours=sum(x["seconds"] * x["cores"] for x in lines) / 3600.0,
               cpu_hours_how=CPU_HOURS_HOW,
               cpu_hours_measured=sum(x.get("cpu_seconds", 0.0) for x in lines) / 3600.0,
@@ -160,7 +164,7 @@ def report(workdir: str | Path, *, cfg: Config | None = None,
   rows = rows_from_items({i: items[i] for i in wanted if i in items})
   claims = decide_family([_claim_entry(c, rows, names, missing)
                           for c in family(design["noise_levels"])])
-  converged, counts = _convergence(units, names, items)
+  converged, counts = convergence_by_condition(units, names, items)
   found = {items[i]["provenance"]["commit"] for i in wanted if i in items}
   out = {
       "design": {"pairs": names, "seeds": design["seeds"],
@@ -174,7 +178,7 @@ def report(workdir: str | Path, *, cfg: Config | None = None,
       "claims": claims,
       "provenance": {"commit": provenance.git_commit(),
                      "command": provenance.relative_command(argv),
-                     "machine": provenance.machine(), **_cpu(fu.read_unit_log(workdir)),
+                     "machine": provenance.machine(), **cpu_record(fu.read_unit_log(workdir)),
                      "item_commits": sorted(c for c in found if c)},
       "complete": not absent,
       "items": {"found": len(wanted) - len(absent), "expected": len(wanted), "missing": absent},

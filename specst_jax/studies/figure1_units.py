@@ -114,25 +114,45 @@ def item_record(*, unit: Unit, pair: int, pair_name: str, measures: dict, curve:
     listener_check: :func:`specst_jax.listener.check_audio` of the result as written.
     audio: the clip's name relative to the items folder, or None (not kept).
   """
-  ran = np.asarray(curve, np.float64)[: int(n_done)]
-  steps, values = convergence.subsample(ran)
   return {
       "id": unit.item_id(pair), "condition": unit.condition, "seed": unit.seed,
       "seeds_covered": list(unit.seeds_covered), "pair": pair_name, "pair_index": pair,
       "measures": {m: number(measures[m]) for m in ITEM_MEASURES},
+      **optimisation_record(curve=curve, n_done=n_done, n_evals=n_evals,
+                            stop_reason=stop_reason, final_losses=final_losses,
+                            n_iter=cfg.n_iter, optimizer=cfg.optimizer,
+                            converge_rel=cfg.converge_rel),
+      "listener": listener_check, "audio": audio, "weights": weights,
+      "provenance": provenance}
+
+
+def optimisation_record(*, curve: np.ndarray, n_done: int, n_evals: int, stop_reason: str,
+                        final_losses: dict, n_iter: int, optimizer: str, converge_rel: float
+                        ) -> dict:
+  """An item's optimisation, as every claims study records it: final losses, the loss curve
+  subsampled (:func:`convergence.subsample`), iterations asked for and done, why it stopped,
+  and the convergence rule's verdict on the steps it ran.
+
+  Args:
+    curve: the loss curve ``[n_iter]``; the first ``n_done`` entries are the steps it ran.
+    final_losses: ``{"total", ...}`` at the result.
+    n_iter, optimizer: what the engine was asked to run.
+    converge_rel: the rule's threshold (:func:`convergence.converged`).
+  """
+  ran = np.asarray(curve, np.float64)[: int(n_done)]
+  steps, values = convergence.subsample(ran)
+  return {
       "final_loss": number(final_losses["total"]),
       "final_losses": {k: number(v) for k, v in final_losses.items()},
       "loss_curve": [number(v) for v in values], "loss_curve_steps": steps,
-      "loss_curve_length": int(n_done), "n_iter": cfg.n_iter, "n_evaluations": int(n_evals),
-      "stop_reason": stop_reason, "optimizer": cfg.optimizer,
-      "converged": convergence.converged(ran, rel=cfg.converge_rel),
+      "loss_curve_length": int(n_done), "n_iter": int(n_iter), "n_evaluations": int(n_evals),
+      "stop_reason": stop_reason, "optimizer": optimizer,
+      "converged": convergence.converged(ran, rel=converge_rel),
       "convergence": {"rule": "best loss fell by less than converge_rel of its value over the "
                               "last tail_fraction of the steps run",
-                      "converge_rel": cfg.converge_rel,
+                      "converge_rel": converge_rel,
                       "tail_fraction": convergence.TAIL_FRACTION,
-                      "relative_drop": number(convergence.relative_tail_drop(ran))},
-      "listener": listener_check, "audio": audio, "weights": weights,
-      "provenance": provenance}
+                      "relative_drop": number(convergence.relative_tail_drop(ran))}}
 
 
 def jsonable(obj):
@@ -172,7 +192,10 @@ def read_json(workdir: str | Path, name: str) -> dict:
 
 
 def design(cfg: Config) -> dict:
-  """The config fields that change an item (all but :data:`NOT_DESIGN`), JSON-ready."""
+  """The config fields that change an item (all but :data:`NOT_DESIGN`), JSON-ready.
+
+  ``cfg``: any study's config dataclass (the channel-count study's too).
+  """
   d = dataclasses.asdict(cfg)
   return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()
           if k not in NOT_DESIGN}
@@ -193,8 +216,12 @@ def check_same_design(workdir: str | Path, cfg: Config) -> None:
 
 
 def plan_record(cfg: Config, unit_list: list[Unit], pair_names: list[str],
-                trained_weights: str | None) -> dict:
-  return {"design": design(cfg), "config_name": cfg.name, "order": ORDER,
+                trained_weights: str | None, *, order: str = ORDER) -> dict:
+  """``plan.json``: the design, the unit order (``order`` says it in words) and the pairs.
+
+  ``cfg``: any study's config dataclass (:func:`design`).
+  """
+  return {"design": design(cfg), "config_name": cfg.name, "order": order,
           "units": [dict(unit=u.id, condition=u.condition, seed=u.seed,
                          seeds_covered=list(u.seeds_covered)) for u in unit_list],
           "pairs": pair_names, "expected_items": len(unit_list) * len(pair_names),
