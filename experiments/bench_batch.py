@@ -20,10 +20,11 @@ the items' metrics.json). No persistent compilation cache, so every case compile
 
 ``phase``: the batch engine's phase stage (``transfer.to_audio`` of a whole batch with one key
 per pair, as ``batch.engine.StyleEngine.run`` calls it) on one device and with the pair axis
-sharded over ``--devices`` simulated host devices
-(``XLA_FLAGS=--xla_force_host_platform_device_count``), each in a fresh subprocess: seconds per
-batch (median of 3 after a warm-up call), the ratio, and the largest difference between the
-two results (they must agree: the same keys, the same pairs).
+sharded over ``--devices`` devices (on a CPU simulated host devices,
+``XLA_FLAGS=--xla_force_host_platform_device_count``; on an accelerator its own chips), each in
+a fresh subprocess: seconds per batch (median of 3 after a warm-up call), the ratio, and the
+largest difference between the two results (they must agree: the same keys, the same pairs).
+``--devices=1`` runs the one-device case alone (no ratio). ``--output``: the result as JSON.
 
 ``pairs``: writes ``--output_dir/pairs.csv``, a realistic manifest of ``--pairs`` rows for a
 test run of the tool: contents are the 32 LJSpeech clips, ESC-50 clips and generated signals
@@ -52,10 +53,12 @@ _PAIRS = flags.DEFINE_integer("pairs", 48, "throughput: pairs in the manifest")
 _OUT = flags.DEFINE_string("output_dir", "/tmp/bench_batch", "throughput: work folder")
 _CASES = flags.DEFINE_list("cases", None, "throughput: run only these case names")
 _DATA = flags.DEFINE_string("data_dir", "../shared/data", "pairs: the shared data folder")
-_DEVICES = flags.DEFINE_integer("devices", 8, "phase: simulated devices of the sharded case")
+_DEVICES = flags.DEFINE_integer("devices", 8, "phase: devices of the sharded case (simulated "
+                                "on a CPU; 1: the one-device case only)")
 _BATCH = flags.DEFINE_integer("batch", 8, "phase: pairs per batch")
 _NET = flags.DEFINE_string("net", "wyse", "phase: the net whose settings (STFT, phase method) "
                            "are used")
+_JSON = flags.DEFINE_string("output", "", "phase: also write the result as JSON here")
 _CHILD_DEVICES = flags.DEFINE_integer("child_devices", 0, "internal: run one phase case")
 _CHILD_OUT = flags.DEFINE_string("child_out", "", "internal: the phase case's .npz")
 
@@ -263,15 +266,17 @@ def _phase_child(n_devices: int, batch: int, seconds: float, net: str, out: Path
     times.append(time.perf_counter() - t0)
   np.savez(out, audio=y, first_s=first, times=np.asarray(times),
            method=settings.phase_method, n_iter=settings.phase_iter,
-           shape=np.asarray(x.shape))
+           shape=np.asarray(x.shape), platform=devices[0].platform)
 
 
 def _phase(batch: int, n_devices: int, net: str, seconds: float) -> dict:
-  """The phase stage on one device and sharded over ``n_devices``, each in its own process."""
+  """The phase stage on one device and sharded over ``n_devices``, each in its own process
+  (``n_devices == 1``: the one-device case alone; ``sharded``, ``ratio`` and the difference are
+  then None)."""
   import tempfile
   rows = {}
   with tempfile.TemporaryDirectory() as tmp:
-    for n in (1, n_devices):
+    for n in sorted({1, n_devices}):
       out = Path(tmp) / f"phase_{n}.npz"
       env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
       load = os.getloadavg()[0]
@@ -279,12 +284,17 @@ def _phase(batch: int, n_devices: int, net: str, seconds: float) -> dict:
                       f"--child_devices={n}", f"--child_out={out}", f"--batch={batch}",
                       f"--net={net}", f"--seconds={seconds}"], check=True, env=env)
       r = np.load(out)
+      if not np.all(np.isfinite(r["audio"])):
+        raise FloatingPointError(f"phase stage on {n} device(s): non-finite audio")
       rows[n] = dict(devices=n, first_s=float(r["first_s"]),
                      median_s=float(np.median(r["times"])), times_s=r["times"].tolist(),
                      method=str(r["method"]), n_iter=int(r["n_iter"]),
-                     shape=r["shape"].tolist(), load_start=load, load_end=os.getloadavg()[0],
-                     audio=r["audio"])
+                     shape=r["shape"].tolist(), platform=str(r["platform"]), load_start=load,
+                     load_end=os.getloadavg()[0], audio=r["audio"])
   one, many = rows[1], rows[n_devices]
+  if n_devices == 1:
+    one.pop("audio")
+    return dict(single=one, sharded=None, ratio=None, max_abs_difference=None)
   diff = float(np.max(np.abs(one.pop("audio") - many.pop("audio"))))
   return dict(single=one, sharded=many, ratio=many["median_s"] / one["median_s"],
               max_abs_difference=diff)
@@ -300,11 +310,18 @@ def main(argv):
   if _MODE.value == "phase":
     r = _phase(_BATCH.value, _DEVICES.value, _NET.value, _SECONDS.value)
     print(json.dumps(r, indent=1))
-    print(f"phase stage per batch of {_BATCH.value} ({r['single']['method']}, "
-          f"{r['single']['n_iter']} iterations, x {r['single']['shape']}): one device "
-          f"{r['single']['median_s']:.3f} s, {_DEVICES.value} simulated devices "
-          f"{r['sharded']['median_s']:.3f} s ({r['ratio']:.2f}x); results differ by at most "
-          f"{r['max_abs_difference']:.2e}")
+    one = r["single"]
+    line = (f"phase stage per batch of {_BATCH.value} ({one['method']}, {one['n_iter']} "
+            f"iterations, x {one['shape']}, {one['platform']}): one device "
+            f"{one['median_s']:.3f} s")
+    if r["sharded"] is not None:
+      line += (f", {_DEVICES.value} devices {r['sharded']['median_s']:.3f} s ({r['ratio']:.2f}x);"
+               f" results differ by at most {r['max_abs_difference']:.2e}")
+    print(line)
+    if _JSON.value:
+      from specst_jax import files, provenance
+      files.write_json(_JSON.value, dict(r, batch=_BATCH.value, seconds=_SECONDS.value,
+                                         net=_NET.value, provenance=provenance.record()))
     return
   if _MODE.value == "pairs":
     print(_realistic_pairs(_PAIRS.value, Path(_OUT.value), Path(_DATA.value)))
