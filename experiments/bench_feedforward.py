@@ -210,7 +210,7 @@ def run_model(path: Path, size: dict, tmp: Path, rows: list, data: list) -> None
     tag = f"{len(rows):02d}"
     print(f"bench_feedforward: {model.style} / {name}: {clip.size / s.stft.sr:.2f} s; load "
           f"{os.getloadavg()[0]:.2f}", flush=True)
-    row = dict(model=str(path), style=model.style, clip=name,
+    row = dict(model=provenance.relative_path(path), style=model.style, clip=name,
                **bench_clip(model, net, weights, s_opt, j, clip, style, tmp, tag))
     rows.append(row)
     print(f"bench_feedforward: loss {row['feedforward']['loss']:.6g} (feed-forward) vs "

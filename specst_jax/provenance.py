@@ -55,6 +55,12 @@ def relative_args(args: list[str]) -> list[str]:
   return [_relative(a) for a in args]
 
 
+def relative_path(path: str | os.PathLike) -> str:
+  """``path`` as a result file records it: relative to the repository when it lies under the
+  repository's parent (``specst_jax/weights/...``, ``../shared/data/...``), else as given."""
+  return _relative(os.fspath(Path(path).absolute()))
+
+
 def _relative(arg: str) -> str:
   key, sep, value = arg.partition("=")
   text = value if sep else arg

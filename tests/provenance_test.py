@@ -49,3 +49,13 @@ def test_relative_command_of_an_installed_command_and_other_scripts():
   assert provenance.relative_command(["/usr/bin/specst-style", f"--content={outside}"]) == (
       "specst-style --content=../shared/data/a.wav")
   assert provenance.relative_command(["/x/tool.py", "--a=/tmp/b"]) == "python /x/tool.py --a=/tmp/b"
+
+
+def test_relative_path_of_shipped_files_and_shared_data(monkeypatch):
+  repo = provenance.REPOSITORY
+  shipped = repo / "specst_jax" / "weights" / "feedforward" / "rooster" / "model.msgpack"
+  assert provenance.relative_path(shipped) == "specst_jax/weights/feedforward/rooster/model.msgpack"
+  assert provenance.relative_path(repo.parent / "shared" / "data") == "../shared/data"
+  monkeypatch.chdir(repo)
+  assert provenance.relative_path("out/model") == "out/model"  # relative to the working folder
+  assert provenance.relative_path("/tmp/elsewhere") == "/tmp/elsewhere"  # outside: as given
