@@ -2,7 +2,7 @@ r"""The checks for an accelerator machine, from a clone of the repository: one c
 
   python -m experiments.device_check --output_dir=out/device_check                # a CUDA GPU
   python -m experiments.device_check --output_dir=out/device_check --backend=tpu
-  python -m experiments.device_check --output_dir=/tmp/dc --backend=cpu --quick   # a dry run
+  python -m experiments.device_check --output_dir=out/dc --backend=cpu --quick    # a dry run
 
 Install first (README.md, "On a GPU or a TPU VM"): ``pip install -e ".[cuda12,bench]" pytest
 pytest-xdist`` (``.[tpu,bench]`` on a TPU VM); PyTorch, when installed, adds bench_style's
