@@ -24,11 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from specst_jax import files, provenance
 from specst_jax.studies import channels_units as cu
 from specst_jax.studies import figure1_units as fu
 from specst_jax.studies import stats
-from specst_jax.studies.figure1_claims import convergence_by_condition, cpu_record, decide_family
+from specst_jax.studies.figure1_claims import (
+  claims_provenance,
+  convergence_by_condition,
+  decide_family,
+  write_claims,
+)
 
 SLOPE = "per-pair slope against log2 C (per doubling of C)"
 
@@ -144,10 +148,7 @@ def report(workdir: str | Path, *, cfg: cu.Config | None = None,
       "design": _design(design, names, plan),
       "converged": converged,
       "claims": claims,
-      "provenance": {"commit": provenance.git_commit(),
-                     "command": provenance.relative_command(argv),
-                     "machine": provenance.machine(), **cpu_record(fu.read_unit_log(workdir)),
-                     "item_commits": sorted(c for c in found if c)},
+      "provenance": claims_provenance(workdir, argv, found),
       "complete": not absent,
       "items": {"found": len(wanted) - len(absent), "expected": len(wanted), "missing": absent},
       "convergence_counts": convergence_counts,
@@ -158,6 +159,4 @@ def report(workdir: str | Path, *, cfg: cu.Config | None = None,
                      f"{stats.ALPHA} with the predicted / other sign of the mean; a claim with "
                      "missing items is undecided"),
   }
-  out = fu.jsonable(out)
-  files.write_json(workdir / fu.CLAIMS, out, indent=1)
-  return out
+  return write_claims(workdir, out)

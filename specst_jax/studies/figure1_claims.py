@@ -136,6 +136,21 @@ def cpu_record(lines: list[dict]) -> dict:
               wall_hours=sum(x["seconds"] for x in lines) / 3600.0, units_run=len(lines))
 
 
+
+def claims_provenance(workdir: Path, argv: list[str] | None, item_commits) -> dict:
+  """A claims file's ``provenance``: this report's commit, command and machine, the CPU hours of
+  the finished units (:func:`cpu_record`) and the commits the items were made at."""
+  return {"commit": provenance.git_commit(), "command": provenance.relative_command(argv),
+          "machine": provenance.machine(), **cpu_record(fu.read_unit_log(workdir)),
+          "item_commits": sorted(c for c in item_commits if c)}
+
+
+def write_claims(workdir: Path, report: dict) -> dict:
+  """Writes ``report`` as ``workdir``'s claims file (JSON-ready: NaN as None); returns it."""
+  out = fu.jsonable(report)
+  files.write_json(workdir / fu.CLAIMS, out, indent=1)
+  return out
+
 def report(workdir: str | Path, *, cfg: Config | None = None,
            argv: list[str] | None = None) -> dict:
   """Writes ``claims.json`` in ``workdir`` from its files (see the module docstring).
@@ -176,10 +191,7 @@ def report(workdir: str | Path, *, cfg: Config | None = None,
                  "trained_weights": plan["trained_weights"], "unit_order": plan["order"]},
       "converged": converged,
       "claims": claims,
-      "provenance": {"commit": provenance.git_commit(),
-                     "command": provenance.relative_command(argv),
-                     "machine": provenance.machine(), **cpu_record(fu.read_unit_log(workdir)),
-                     "item_commits": sorted(c for c in found if c)},
+      "provenance": claims_provenance(workdir, argv, found),
       "complete": not absent,
       "items": {"found": len(wanted) - len(absent), "expected": len(wanted), "missing": absent},
       "convergence_counts": counts,
@@ -189,6 +201,4 @@ def report(workdir: str | Path, *, cfg: Config | None = None,
                      f"{stats.ALPHA} with the predicted / other sign of the mean; a claim with "
                      "missing items is undecided"),
   }
-  out = fu.jsonable(out)
-  files.write_json(workdir / fu.CLAIMS, out, indent=1)
-  return out
+  return write_claims(workdir, out)
